@@ -1,0 +1,57 @@
+// The one door to the native addon: loads it with node-gyp-build (build/Release first, then the
+// prebuild for this platform) and types its surface. Nothing else imports the .node file.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Outcomes of a futex wait, as native/futex.h names them. */
+export const enum WaitResult {
+  Woken = 0,
+  TimedOut = 1,
+  ValueChanged = 2,
+  Interrupted = 3,
+  Cancelled = 4,
+}
+
+export interface NativeCapabilities {
+  futex: boolean;
+  futexWaitv: boolean;
+  pidfd: boolean;
+  memfd: boolean;
+  parentDeathSignal: boolean;
+}
+
+export interface FdStat {
+  size: number;
+  uid: number;
+  mode: number;
+}
+
+export interface Binding {
+  readonly sourceHash: string;
+  capabilities(): NativeCapabilities;
+  // shm.cc
+  shmOpen(name: string, flags: number, mode: number): number;
+  shmUnlink(name: string): void;
+  memfdCreate(name: string): number;
+  fdTruncate(fd: number, size: number): void;
+  fdAllocate(fd: number, size: number): void;
+  fdStat(fd: number): FdStat;
+  fdClose(fd: number): void;
+  mmap(fd: number, size: number): ArrayBuffer;
+  unmap(buffer: ArrayBuffer): boolean;
+  // futex.cc
+  futexWait(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs?: number): WaitResult;
+  futexWake(buffer: ArrayBuffer, byteOffset: number, count?: number): number;
+  futexWaitAsync(buffer: ArrayBuffer, byteOffset: number, expected: number, id: number): Promise<WaitResult>;
+  futexCancel(id: number): boolean;
+}
+
+/** shmOpen flags. */
+export const OpenFlags = { create: 1, exclusive: 2 } as const;
+
+export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+const require = createRequire(import.meta.url);
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+export const native = load(packageRoot) as Binding;
