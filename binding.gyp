@@ -5,7 +5,8 @@
       "sources": [
         "native/addon.cc",
         "native/shm.cc",
-        "native/futex.cc"
+        "native/futex.cc",
+        "native/liveness.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -8,6 +8,7 @@
 namespace mp {
 void InitShm(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);
+void InitLiveness(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -35,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
   InitShm(env, exports);
   InitFutex(env, exports);
+  InitLiveness(env, exports);
   return exports;
 }
 

@@ -9,6 +9,7 @@
 #include "shm.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -195,6 +196,31 @@ Napi::Value FdClose(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// fdLock(fd, mode) -> boolean: flock(2) without blocking. mode: 0 unlock, 1 shared,
+// 2 exclusive. False when another open file description holds a conflicting lock. Segments use
+// it to know when the last process holding one is gone (the kernel drops flocks of the dead).
+Napi::Value FdLock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArgument(info, 0, &fd)) return env.Null();
+  if (!info[1].IsNumber()) {
+    ThrowType(env, "mode must be a number");
+    return env.Null();
+  }
+  int mode = info[1].As<Napi::Number>().Int32Value();
+  if (mode < 0 || mode > 2) {
+    ThrowRange(env, "mode must be 0 (unlock), 1 (shared) or 2 (exclusive)");
+    return env.Null();
+  }
+  int op = mode == 0 ? LOCK_UN : mode == 1 ? LOCK_SH : LOCK_EX;
+  if (RetryOnEintr([&] { return flock(fd, op | LOCK_NB); }) < 0) {
+    if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+    ThrowErrno(env, errno, "flock");
+    return env.Null();
+  }
+  return Napi::Boolean::New(env, true);
+}
+
 // mmap(fd, size) -> ArrayBuffer over a MAP_SHARED read-write mapping.
 Napi::Value Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -309,6 +335,7 @@ void InitShm(Napi::Env env, Napi::Object exports) {
   exports.Set("fdAllocate", Napi::Function::New(env, FdAllocate, "fdAllocate"));
   exports.Set("fdStat", Napi::Function::New(env, FdStat, "fdStat"));
   exports.Set("fdClose", Napi::Function::New(env, FdClose, "fdClose"));
+  exports.Set("fdLock", Napi::Function::New(env, FdLock, "fdLock"));
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
 }

@@ -37,6 +37,8 @@ export interface Binding {
   fdAllocate(fd: number, size: number): void;
   fdStat(fd: number): FdStat;
   fdClose(fd: number): void;
+  /** flock without blocking: 0 unlock, 1 shared, 2 exclusive; false when held elsewhere. */
+  fdLock(fd: number, mode: 0 | 1 | 2): boolean;
   mmap(fd: number, size: number): ArrayBuffer;
   unmap(buffer: ArrayBuffer): boolean;
   // futex.cc
@@ -44,6 +46,9 @@ export interface Binding {
   futexWake(buffer: ArrayBuffer, byteOffset: number, count?: number): number;
   futexWaitAsync(buffer: ArrayBuffer, byteOffset: number, expected: number, id: number): Promise<WaitResult>;
   futexCancel(id: number): boolean;
+  // liveness.cc
+  livenessToken(): number;
+  livenessAlive(token: number): boolean;
 }
 
 /** shmOpen flags. */
