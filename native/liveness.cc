@@ -156,11 +156,35 @@ Napi::Value LivenessAlive(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, (generation & 0xffff) == (token & 0xffff));
 }
 
+// trackerClaim() -> boolean: takes byte 0 of the registry (slot 0 is never a token) for this
+// environment, so that at most one resource tracker runs per user. False when another holds it.
+Napi::Value TrackerClaim(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (t_registry == nullptr && LivenessToken(info).IsNull()) return env.Null();
+  struct flock range = SlotRange(0, F_WRLCK);
+  bool claimed = RetryOnEintr([&] { return fcntl(t_registry->fd, F_OFD_SETLK, &range); }) == 0;
+  return Napi::Boolean::New(env, claimed);
+}
+
+// trackerAlive() -> boolean: does some process hold byte 0 (a tracker runs)?
+Napi::Value TrackerAlive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (t_registry == nullptr && LivenessToken(info).IsNull()) return env.Null();
+  struct flock range = SlotRange(0, F_WRLCK);
+  if (RetryOnEintr([&] { return fcntl(t_registry->fd, F_OFD_GETLK, &range); }) < 0) {
+    ThrowErrno(env, errno, "fcntl");
+    return env.Null();
+  }
+  return Napi::Boolean::New(env, range.l_type != F_UNLCK);
+}
+
 }  // namespace
 
 void InitLiveness(Napi::Env env, Napi::Object exports) {
   exports.Set("livenessToken", Napi::Function::New(env, LivenessToken, "livenessToken"));
   exports.Set("livenessAlive", Napi::Function::New(env, LivenessAlive, "livenessAlive"));
+  exports.Set("trackerClaim", Napi::Function::New(env, TrackerClaim, "trackerClaim"));
+  exports.Set("trackerAlive", Napi::Function::New(env, TrackerAlive, "trackerAlive"));
 }
 
 }  // namespace mp

@@ -49,6 +49,25 @@ export interface Binding {
   // liveness.cc
   livenessToken(): number;
   livenessAlive(token: number): boolean;
+  // process.cc
+  /** posix_spawn with fdMap[i] on the child's fd i (-1: as inherited); returns its id and pid. */
+  spawnChild(
+    file: string,
+    argv: string[],
+    envp: string[],
+    cwd: string | null,
+    fdMap: number[],
+    ref: boolean,
+    onExit: (id: number, exitCode: number) => void,
+  ): { id: number; pid: number };
+  /** Exit code once reaped, null when the timeout ran out (timeoutMs < 0: no limit). */
+  childJoinSync(id: number, timeoutMs: number): number | null;
+  childSignal(id: number, signal: number): boolean;
+  childSetRef(id: number, ref: boolean): boolean;
+  makePipe(): [number, number];
+  setParentDeathSignal(signal: number): number;
+  trackerClaim(): boolean;
+  trackerAlive(): boolean;
 }
 
 /** shmOpen flags. */

@@ -17,12 +17,11 @@
 // Lifetime of unnamed objects. Every process that maps one keeps a descriptor with a shared
 // flock on it; the kernel drops the flock when the process dies, however it dies. The last
 // holder to close takes the exclusive flock and unlinks. Segments whose holders were all killed
-// are removed by the sweep that the next process to create a segment runs (older than a few
-// seconds and no flock held). Named objects live until `unlink()`.
-import { readdirSync, statSync } from 'node:fs';
-
+// are removed by the resource tracker (src/resource-tracker.ts). Named objects live until
+// `unlink()`.
 import { native, OpenFlags } from './binding.js';
 import { Closed, CorruptionError } from './errors.js';
+import { ensureTracker, UNNAMED_PREFIX } from './resource-tracker.js';
 import { checkOwnership } from './shared-memory.js';
 import { describe, randomToken } from './util.js';
 
@@ -41,8 +40,6 @@ const enum State {
   Ready = 1,
   Destroyed = 2,
 }
-const UNNAMED_PREFIX = 'mp-o-';
-const ORPHAN_MIN_AGE_MS = 5_000;
 const OPEN_WAIT_MS = 2_000;
 
 /** What kind of object a segment holds. */
@@ -81,43 +78,6 @@ export function namedSegment(kind: SegmentKind, name: unknown): string {
   return `/mp-n-${uid}-${kind.tag.trim()}-${name}`;
 }
 
-let swept = false;
-
-/**
- * Unlinks unnamed segments whose every holder is gone (all killed before they could close).
- * Safe against live objects: a segment is removed only when no process holds its flock and it
- * is older than a few seconds (a creator takes its flock microseconds after creating it).
- */
-export function sweepOrphans(minAgeMs = ORPHAN_MIN_AGE_MS): string[] {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync('/dev/shm');
-  } catch {
-    return removed;
-  }
-  const now = Date.now();
-  for (const name of names) {
-    if (!name.startsWith(UNNAMED_PREFIX)) continue;
-    let fd = -1;
-    try {
-      if (now - statSync(`/dev/shm/${name}`).ctimeMs < minAgeMs) continue;
-      fd = native.shmOpen(`/${name}`, 0, 0);
-      const stat = native.fdStat(fd);
-      if (stat.uid !== (process.geteuid?.() ?? stat.uid)) continue;
-      if (native.fdLock(fd, 2)) {
-        native.shmUnlink(`/${name}`);
-        removed.push(name);
-      }
-    } catch {
-      // gone meanwhile, or not ours: leave it
-    } finally {
-      if (fd >= 0) native.fdClose(fd);
-    }
-  }
-  return removed;
-}
-
 /** One process's mapping of a library object's segment. */
 export class Segment {
   readonly kind: SegmentKind;
@@ -150,10 +110,7 @@ export class Segment {
     options: SegmentCreateOptions = {},
   ): Segment {
     const named = options.name !== undefined;
-    if (!named && !swept) {
-      swept = true;
-      sweepOrphans();
-    }
+    if (!named) ensureTracker();
     const segmentName = named ? namedSegment(kind, options.name) : `/${UNNAMED_PREFIX}${randomToken()}`;
     const total = HEADER_BYTES + bytes;
     let fd: number;

@@ -5,7 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 
 import { isOwnerAlive, ownerToken } from '../dist/liveness.js';
-import { HEADER_BYTES, Segment, sweepOrphans } from '../dist/segment.js';
+import { sweepOrphans } from '../dist/resource-tracker.js';
+import { HEADER_BYTES, Segment } from '../dist/segment.js';
 import { Closed, CorruptionError } from 'multiproc';
 
 import { fixture, runNode, sleep } from './helpers.js';
@@ -39,6 +40,22 @@ describe('Segment', () => {
     // Every holder is gone (the last one by SIGKILL): the sweep removes it.
     expect(sweepOrphans(0)).toContain(segment.segmentName.slice(1));
     expect(existsSync(shmPath(segment))).toBe(false);
+  });
+
+  it('the resource tracker removes a segment whose every holder was SIGKILLed', async () => {
+    const creator = spawn(process.execPath, [fixture('segment-child.js'), 'create'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const name = await new Promise<string>((resolve) =>
+      creator.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+    );
+    expect(existsSync(`/dev/shm${name}`)).toBe(true);
+    creator.kill('SIGKILL');
+    await new Promise((resolve) => creator.once('close', resolve));
+    // Nobody in this process sweeps: the tracker the creator started does, within a few seconds.
+    const deadline = Date.now() + 10_000;
+    while (existsSync(`/dev/shm${name}`) && Date.now() < deadline) await sleep(100);
+    expect(existsSync(`/dev/shm${name}`)).toBe(false);
   });
 
   it('the sweep leaves segments that someone still holds', () => {
