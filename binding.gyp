@@ -6,7 +6,8 @@
         "native/addon.cc",
         "native/shm.cc",
         "native/futex.cc",
-        "native/liveness.cc"
+        "native/liveness.cc",
+        "native/process.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

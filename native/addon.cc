@@ -9,6 +9,7 @@ namespace mp {
 void InitShm(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);
 void InitLiveness(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -37,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitShm(env, exports);
   InitFutex(env, exports);
   InitLiveness(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 
