@@ -221,7 +221,9 @@ Napi::Value FdLock(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// mmap(fd, size) -> ArrayBuffer over a MAP_SHARED read-write mapping.
+// mmap(fd, size, populate?) -> ArrayBuffer over a MAP_SHARED read-write mapping. With populate,
+// the kernel maps every page now, in one pass (MAP_POPULATE): much cheaper than taking one
+// fault per 4 KiB page on first touch, and it keeps that cost out of the caller's hot loop.
 Napi::Value Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
@@ -231,7 +233,9 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
     ThrowRange(env, "cannot map 0 bytes");
     return env.Null();
   }
-  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  bool populate = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
   if (base == MAP_FAILED) {
     ThrowErrno(env, errno, "mmap");
     return env.Null();

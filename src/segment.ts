@@ -126,7 +126,7 @@ export class Segment {
     try {
       if (!named) native.fdLock(fd, 1);
       native.fdAllocate(fd, total);
-      segment = new Segment(kind, segmentName, named, fd, native.mmap(fd, total));
+      segment = new Segment(kind, segmentName, named, fd, native.mmap(fd, total, true));
       const header = segment.#header;
       header[Field.Magic] = MAGIC;
       header[Field.Tag] = tagValue(kind.tag);
@@ -178,7 +178,7 @@ export class Segment {
       }
       if (size < HEADER_BYTES)
         throw new CorruptionError(`${kind.label} segment ${segmentName} is ${size} bytes: not a multiproc object`);
-      buffer = native.mmap(fd, size);
+      buffer = native.mmap(fd, size, true);
       const header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
       while (Atomics.load(header, Field.State) === State.Initializing && performance.now() < deadline) {
         native.futexWait(buffer, Field.State * 4, State.Initializing, Math.max(1, deadline - performance.now()));
