@@ -7,7 +7,9 @@
         "native/shm.cc",
         "native/futex.cc",
         "native/liveness.cc",
-        "native/process.cc"
+        "native/process.cc",
+        "native/sockets.cc",
+        "native/semaphore.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -10,6 +10,8 @@ void InitShm(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);
 void InitLiveness(Napi::Env env, Napi::Object exports);
 void InitProcess(Napi::Env env, Napi::Object exports);
+void InitSockets(Napi::Env env, Napi::Object exports);
+void InitSemaphore(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -39,6 +41,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFutex(env, exports);
   InitLiveness(env, exports);
   InitProcess(env, exports);
+  InitSockets(env, exports);
+  InitSemaphore(env, exports);
   return exports;
 }
 

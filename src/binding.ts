@@ -39,7 +39,7 @@ export interface Binding {
   fdClose(fd: number): void;
   /** flock without blocking: 0 unlock, 1 shared, 2 exclusive; false when held elsewhere. */
   fdLock(fd: number, mode: 0 | 1 | 2): boolean;
-  mmap(fd: number, size: number): ArrayBuffer;
+  mmap(fd: number, size: number, populate?: boolean): ArrayBuffer;
   unmap(buffer: ArrayBuffer): boolean;
   // futex.cc
   futexWait(buffer: ArrayBuffer, byteOffset: number, expected: number, timeoutMs?: number): WaitResult;
@@ -68,6 +68,23 @@ export interface Binding {
   setParentDeathSignal(signal: number): number;
   trackerClaim(): boolean;
   trackerAlive(): boolean;
+  // sockets.cc
+  /** socket/bind/listen on a Unix path at once (errors thrown now, with errno codes); the fd. */
+  unixListen(path: string, backlog: number): number;
+  /** The same for TCP; `host` may be a name. Returns the fd and the address actually bound. */
+  tcpListen(host: string, port: number, backlog: number): { fd: number; host: string; port: number };
+  /** poll(2) on one fd: revents, 0 when the timeout (ms; negative = none) ran out; EINTR throws. */
+  fdPoll(fd: number, events: number, timeoutMs: number): number;
+  // semaphore.cc
+  /** sem_open; flags: 1 O_CREAT, 2 O_EXCL. Returns an opaque handle (closed on GC if not before). */
+  semOpen(name: string, flags: number, mode: number, value: number): object;
+  semClose(handle: object): void;
+  semUnlink(name: string): void;
+  /** Blocks: 0 acquired, 1 timed out, 3 interrupted (EINTR). Negative or absent timeout: none. */
+  semWait(handle: object, timeoutMs?: number): number;
+  semTryWait(handle: object): boolean;
+  semPost(handle: object): void;
+  semGetValue(handle: object): number;
 }
 
 /** shmOpen flags. */

@@ -39,3 +39,85 @@ export {
 } from './context.js';
 export type { Target, ModuleTarget } from './target.js';
 export { registerClass, serialize, deserialize, type ClassOptions } from './serialize.js';
+export {
+  Lock,
+  RLock,
+  Semaphore,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Barrier,
+  type NamedOptions,
+  type WithLockOptions,
+  type SemaphoreOptions,
+  type ConditionWaitOptions,
+  type BarrierAction,
+  type BarrierOptions,
+  type BarrierAttachOptions,
+  NamedSemaphore,
+  type NamedSemaphoreOptions,
+} from './synchronize/index.js';
+export { ShareableList, type ShareableValue, type ShareableListOptions } from './shareable-list.js';
+export { SharedMemoryManager } from './shared-memory-manager.js';
+export {
+  Value,
+  Array,
+  RawValue,
+  RawArray,
+  SharedValue,
+  SharedArray,
+  type SynchronizedOptions,
+  type RawOptions,
+  type SharedView,
+} from './sharedctypes/index.js';
+export { TYPECODE_NAMES, type Typecode, type ElementOf, type ViewOf } from './sharedctypes/typecodes.js';
+export {
+  Pipe,
+  Connection,
+  PipeConnection,
+  Listener,
+  Client,
+  wait,
+  type PipeOptions,
+  type Address,
+  type TcpAddress,
+  type ListenerOptions,
+  type ClientOptions,
+  type AcceptOptions,
+  type SyncTimeoutOptions,
+} from './connection/index.js';
+export {
+  Pool,
+  AsyncResult,
+  type PoolOptions,
+  type ApplyOptions,
+  type MapOptions,
+  type MapAsyncOptions,
+  type ImapOptions,
+  type ResultCallback,
+  type ErrorCallback,
+} from './pool/pool.js';
+export {
+  Manager,
+  BaseManager,
+  SyncManager,
+  BaseProxy,
+  DictProxy,
+  ListProxy,
+  NamespaceProxy,
+  ValueProxy,
+  ArrayProxy,
+  QueueProxy,
+  JoinableQueueProxy,
+  LockProxy,
+  RLockProxy,
+  SemaphoreProxy,
+  BoundedSemaphoreProxy,
+  ConditionProxy,
+  EventProxy,
+  BarrierProxy,
+  type Proxied,
+  type BaseManagerOptions,
+  type RegisterOptions,
+  type ManagerBarrierOptions,
+} from './managers/index.js';

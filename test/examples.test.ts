@@ -21,6 +21,33 @@ const examples: Array<[file: string, check: (stdout: string) => void]> = [
       );
     },
   ],
+  [
+    'lock.js',
+    (stdout) => {
+      const lines = stdout.trim().split('\n').sort();
+      expect(lines).toEqual(Array.from({ length: 10 }, (_, i) => `hello world ${i}`).sort());
+    },
+  ],
+  ['shared-counter.js', (stdout) => expect(stdout).toBe('3.1415927\n0 -1 -2 -3 -4 -5 -6 -7 -8 -9\ncounter 40000\n')],
+  ['condition.js', (stdout) => expect(stdout).toBe('consumer saw 5 items\nproducer made 5 items\n')],
+  [
+    'event-barrier.js',
+    (stdout) => {
+      const [first, ...rest] = stdout.trim().split('\n');
+      expect(first).toBe('everyone is here');
+      expect(rest.sort()).toEqual(['party 0 started', 'party 1 started', 'party 2 started']);
+    },
+  ],
+  ['semaphore.js', (stdout) => expect(stdout).toMatch(/^at most [12] inside at once; 2 slots free\n$/)],
+  ['shareable-list.js', (stdout) => expect(stdout).toBe('["ALPHA",42,2.5,true,null,"BETA"]\n')],
+  ['named-semaphore.js', (stdout) => expect(stdout).toBe('got the unit: true\n')],
+  ['pipe.js', (stdout) => expect(stdout).toBe('squares 1 4 9 16\nafter the child exited: EOFError\n')],
+  ['listener.js', (stdout) => expect(stdout).toBe('server got "what is 6 * 7?"\nclient got {"answer":42}\n')],
+  ['manager.js', (stdout) => expect(stdout).toBe('dict [[1,"1"],["2",2],[0.25,null]]\nlist 9 8 7 6 5 4 3 2 1 0\n')],
+  [
+    'remote-manager.js',
+    (stdout) => expect(stdout).toBe('a server is listening\nposted 2 jobs, the board holds 2\ntook: wash the car\n'),
+  ],
 ];
 
 describe('examples', () => {
