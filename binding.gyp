@@ -9,7 +9,8 @@
         "native/liveness.cc",
         "native/process.cc",
         "native/sockets.cc",
-        "native/semaphore.cc"
+        "native/semaphore.cc",
+        "native/ring.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -67,8 +67,15 @@ for (let round = 0; round < rounds; round++) {
 const fmt = (/** @type {number} */ x) => (Number.isNaN(x) ? 'n/a' : x.toFixed(x < 100 ? 1 : 0));
 const p = median(pairs.multiproc);
 const q = median(pairs.python);
-console.log(`load average before the last round: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-console.log(`d.set + d.get from a child: ${fmt(p)} pairs/s (Python ${fmt(q)}; ${fmt(p / q)}x)  all: ${pairs.multiproc.map(fmt).join(' ')} | ${pairs.python.map(fmt).join(' ')}`);
+console.log(
+  `load average before the last round: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+console.log(
+  `d.set + d.get from a child: ${fmt(p)} pairs/s (Python ${fmt(q)}; ${fmt(p / q)}x)  all: ${pairs.multiproc.map(fmt).join(' ')} | ${pairs.python.map(fmt).join(' ')}`,
+);
 console.log(
   `Manager() until the first proxy answered: ${fmt(median(start.multiproc))} ms (Python ${fmt(median(start.python))} ms)  all: ${start.multiproc.map(fmt).join(' ')}`,
 );

@@ -41,7 +41,8 @@ const modes = {
         await pool.map(square, range(2000));
         const t0 = performance.now();
         let total = 0;
-        for (let r = 0; r < 10; r++) for (const v of await pool.map(square, items)) total += v;
+        for (let r = 0; r < 10; r++)
+          for (const v of /** @type {number[]} */ (await pool.map(square, items))) total += v;
         const ms = performance.now() - t0;
         check(total === sumOfSquares(100_000) * 10, 'map sum');
         return 1e6 / ms / 1e3;
@@ -54,7 +55,9 @@ const modes = {
         const n = 30_000;
         await Promise.all(range(1000).map((i) => pool.applyAsync(square, [i]).get()));
         const t0 = performance.now();
-        const results = await Promise.all(range(n).map((i) => pool.applyAsync(square, [i]).get()));
+        const results = /** @type {number[]} */ (
+          await Promise.all(range(n).map((i) => pool.applyAsync(square, [i]).get()))
+        );
         const ms = performance.now() - t0;
         check(results.reduce((s, v) => s + v, 0) === sumOfSquares(n), 'apply sum');
         return n / ms;
@@ -69,7 +72,7 @@ const modes = {
         const items = range(n);
         const t0 = performance.now();
         let total = 0;
-        for await (const r of pool.imap(square, items, { chunksize: 1 })) total += r;
+        for await (const r of pool.imap(square, items, { chunksize: 1 })) total += /** @type {number} */ (r);
         const ms = performance.now() - t0;
         check(total === sumOfSquares(n), 'imap sum');
         return n / ms;

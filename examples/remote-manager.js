@@ -45,7 +45,8 @@ async function serve(address) {
   const manager = new JobManager({ address, authkey: AUTHKEY });
   const served = manager.serveForever();
   console.log(`serving on ${JSON.stringify(manager.address)}`);
-  for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.once(signal, () => void manager.shutdown());
+  for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM']))
+    process.once(signal, () => void manager.shutdown());
   await served;
 }
 

@@ -15,7 +15,7 @@
 // * A producer first claims the cell at E.tail (CAS of its meta to {2t, me}); while it holds it
 //   nobody else can move E, so it checks that E.tail is still t (else it was stale: undo), tags
 //   the starts of the other records of its batch, and stores E = {t+K, items+n} in one 64-bit
-//   store. Then it writes the records and publishes each with a release store of {2x+1, 0}.
+//   store. Then it writes the records and publishes each: tag 2x+1, then owner 0.
 // * A consumer claims the record at D.head with a CAS {2h+1, 0} -> {2h+1, me}, which also
 //   freezes D (only the holder of the cell at D.head moves D), tags the rest of its batch, and
 //   stores D = {h+K, items+n}. It copies the payload out, then frees the cells: in order, by
@@ -307,6 +307,11 @@ class Ring {
   }
   std::atomic_ref<uint64_t> Meta(uint32_t position) {
     return std::atomic_ref<uint64_t>(meta_[position & mask_]);
+  }
+  // One half of a meta word (0: seq, 1: owner). Some transitions store a half alone where the
+  // state in between is itself a valid state (see Put); JavaScript then needs no BigInt.
+  std::atomic_ref<uint32_t> Half(uint32_t position, int half) {
+    return std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(&meta_[position & mask_])[half]);
   }
   size_t MetaAt(uint32_t position) const {
     return offset::kMeta + static_cast<size_t>(position & mask_) * 8;

@@ -81,9 +81,11 @@ inline Status Ring::Put(const Slice* items, uint32_t count, uint32_t owner, uint
       return Status::kFull;
     }
     // Tag the other record starts before E passes them (consumers rely on it, see ring.h).
+    // Owner first, then the tag: in between, the cell still reads as an older tag.
     uint32_t at = t + CellsOf(t, items[0].length);
     for (uint32_t i = 1; i < n; i++) {
-      Meta(at).store(Pack(2 * at, owner), std::memory_order_release);
+      Half(at, 1).store(owner, std::memory_order_release);
+      Half(at, 0).store(2 * at, std::memory_order_release);
       at += CellsOf(at, items[i].length);
     }
     Store64(offset::kTail, Pack(end, enqueued + n));
@@ -92,13 +94,23 @@ inline Status Ring::Put(const Slice* items, uint32_t count, uint32_t owner, uint
     at = t;
     for (uint32_t i = 0; i < n; i++) {
       uint32_t length = items[i].length;
+      uint32_t k = CellsOf(at, length);
+      // Give every continuation cell a tag just older than its position. Without this a cell
+      // that is never a record start would keep a tag from laps ago, and after 2^30 positions
+      // it would compare as newer than its position.
+      for (uint32_t c = 1; c < k; c++) Half(at + c, 0).store(2 * (at + c) - 1, std::memory_order_relaxed);
       StoreHeader(at, length, items[i].flags);
       if (length != 0) std::memcpy(data_ + PayloadOffset(at, length), items[i].data, length);
       MP_RING_PAUSE("put: wrote a record");
-      // Publish: release orders the bytes before the tag; seq_cst orders the tag before our read
-      // of `data wanted` in Notify (a consumer going to sleep stores it and then re-checks).
-      Meta(at).store(Pack(2 * at + 1, kNobody), std::memory_order_seq_cst);
-      at += CellsOf(at, length);
+      // Publish in two steps, as src/ring.ts does (a 64-bit store costs JavaScript a BigInt):
+      // the tag (release: the bytes before it), then the owner. In between the record reads as
+      // taken by us before D moved; if we die there, Recover hands it back, complete. seq_cst
+      // orders the last store before our read of `data wanted` in Notify (a consumer going to
+      // sleep stores it and then re-checks).
+      Half(at, 0).store(2 * at + 1, std::memory_order_release);
+      MP_RING_PAUSE("put: published the tag");
+      Half(at, 1).store(kNobody, std::memory_order_seq_cst);
+      at += k;
     }
     Notify(DataSignal(), DataWanted());
     *put = n;
@@ -149,7 +161,7 @@ inline Status Ring::TryTake(uint32_t owner, uint32_t max, uint32_t reject, Recor
         if (!ReadHeader(end, &next) || !BelowTail(end, next.cells)) break;
         if ((next.flags & reject) != 0) break;
         // Published and behind the frozen D: nobody else touches this cell now.
-        Meta(end).store(Pack(2 * end + 1, owner), std::memory_order_relaxed);
+        Half(end, 1).store(owner, std::memory_order_relaxed);
         out[n++] = next;
         end += next.cells;
       }

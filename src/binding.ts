@@ -85,6 +85,38 @@ export interface Binding {
   semTryWait(handle: object): boolean;
   semPost(handle: object): void;
   semGetValue(handle: object): number;
+  // ring.cc (the C++ ring of native/ring.h, for tests and benchmarks; queues use src/ring.ts)
+  ringInit(buffer: ArrayBuffer, byteOffset: number, cells: number, maxItems: number, start: number): boolean;
+  ringPut(
+    buffer: ArrayBuffer,
+    byteOffset: number,
+    owner: number,
+    payloads: Uint8Array[],
+    flags: number[],
+  ): RingOutcome & { put: number };
+  ringTake(
+    buffer: ArrayBuffer,
+    byteOffset: number,
+    owner: number,
+    max: number,
+    reject: number,
+  ): RingOutcome & { records: { flags: number; bytes: Buffer }[] };
+  ringRecover(
+    buffer: ArrayBuffer,
+    byteOffset: number,
+    owner: number,
+    blockerKind: number,
+    blockerPosition: number,
+    blockerOwner: number,
+  ): number;
+}
+
+/** What a native ring operation reports (statuses and blockers as in native/ring.h). */
+export interface RingOutcome {
+  status: number;
+  blockerKind: number;
+  blockerPosition: number;
+  blockerOwner: number;
 }
 
 /** shmOpen flags. */

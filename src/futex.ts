@@ -3,7 +3,7 @@
 // blocks this thread. Timeouts and AbortSignals are applied here, by cancelling the native wait.
 import { native, WaitResult } from './binding.js';
 import { AbortError } from './errors.js';
-import { checkOptionsBag, checkSignal, describe, timeoutOf, type WaitOptions } from './util.js';
+import { checkOptionsBag, checkSignal, deadlineOf, describe, remaining, timeoutOf, type WaitOptions } from './util.js';
 
 export { WaitResult };
 
@@ -60,10 +60,27 @@ export function waitWord(
   });
 }
 
-/** Blocks this thread while the word holds `expected`, for at most `timeout` ms. */
+/**
+ * True when JavaScript listens for a signal other than SIGCHLD. A blocking wait interrupted by a
+ * signal (EINTR) must then return to JavaScript so the listener runs; otherwise the signal was
+ * one the runtime handles itself (libuv's SIGCHLD whenever a child exits) and is not news.
+ */
+export function signalListened(): boolean {
+  for (const name of process.eventNames()) {
+    if (typeof name === 'string' && name.startsWith('SIG') && name !== 'SIGCHLD') return true;
+  }
+  return false;
+}
+
+/**
+ * Blocks this thread while the word holds `expected`, for at most `timeout` ms. A signal that
+ * JavaScript listens for throws an error with code EINTR (Ctrl-C with a handler is never
+ * swallowed); any other signal returns `WaitResult.Interrupted`, which callers treat as a
+ * spurious wake: re-check, then wait again.
+ */
 export function waitWordSync(buffer: ArrayBuffer, byteOffset: number, expected: number, timeout: number): WaitResult {
   const result = native.futexWait(buffer, byteOffset, expected, timeout === Infinity ? -1 : timeout);
-  if (result === WaitResult.Interrupted) {
+  if (result === WaitResult.Interrupted && signalListened()) {
     const error = new Error('EINTR: interrupted system call, futex') as NodeJS.ErrnoException;
     error.code = 'EINTR';
     error.errno = -4;
@@ -111,7 +128,12 @@ export function atomicWaitSync(
 ): 'ok' | 'not-equal' | 'timed-out' {
   checkOptionsBag(options);
   const [buffer, byteOffset] = viewArgs(view, index);
-  const result = waitWordSync(buffer, byteOffset, expected, timeoutOf(options));
+  const deadline = deadlineOf(timeoutOf(options));
+  let result: WaitResult;
+  do {
+    // A signal JavaScript does not listen for is not a wake: wait out the rest of the time.
+    result = waitWordSync(buffer, byteOffset, expected, remaining(deadline));
+  } while (result === WaitResult.Interrupted);
   return result === WaitResult.ValueChanged ? 'not-equal' : result === WaitResult.TimedOut ? 'timed-out' : 'ok';
 }
 

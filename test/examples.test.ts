@@ -48,6 +48,17 @@ const examples: Array<[file: string, check: (stdout: string) => void]> = [
     'remote-manager.js',
     (stdout) => expect(stdout).toBe('a server is listening\nposted 2 jobs, the board holds 2\ntook: wash the car\n'),
   ],
+  [
+    'pool.js',
+    (stdout) =>
+      expect(stdout).toMatch(
+        /^squares: 0 1 4 9 16 25 36 49 64 81\ncomputed by [1-5] of the pool's 5 worker processes; main pid \d+\n$/,
+      ),
+  ],
+  [
+    'parallel-map.js',
+    (stdout) => expect(stdout).toBe('primes below 200000: map 17984, imapUnordered 17984, in this process 17984\n'),
+  ],
 ];
 
 describe('examples', () => {

@@ -103,6 +103,34 @@ describe('futex waits across processes', () => {
     await expect(waiting).resolves.toBeDefined();
   });
 
+  it('a Sync wait goes on through signals that JavaScript does not listen for (a child exiting)', async () => {
+    const view = words();
+    // child_process installs libuv's SIGCHLD handler; the child's exit interrupts the futex wait.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [fixture('signal-parent.js'), 'SIGCHLD'], { stdio: 'ignore' });
+    expect(atomicWaitSync(view, 0, 0, { timeout: 600 })).toBe('timed-out');
+    await new Promise((resolve) => child.once('close', resolve));
+  });
+
+  it('a Sync wait throws EINTR when a signal JavaScript listens for arrives', async () => {
+    const view = words();
+    let heard = 0;
+    const listener = (): void => {
+      heard++;
+    };
+    process.on('SIGUSR2', listener);
+    try {
+      const { spawn } = await import('node:child_process');
+      const child = spawn(process.execPath, [fixture('signal-parent.js'), 'SIGUSR2'], { stdio: 'ignore' });
+      expect(() => atomicWaitSync(view, 0, 0, { timeout: 10_000 })).toThrow(expect.objectContaining({ code: 'EINTR' }));
+      await new Promise((resolve) => child.once('close', resolve));
+      await sleep(20);
+      expect(heard).toBe(1);
+    } finally {
+      process.off('SIGUSR2', listener);
+    }
+  });
+
   describe('bad input', () => {
     it('rejects views that are not 32-bit, indexes out of range, NaN timeouts', async () => {
       const view = words();

@@ -2,7 +2,9 @@
 // children, user types with BaseManager.register, remote (TCP) managers with authentication, and
 // faults (a SIGKILLed server, a client killed mid-call, shutdown, wrong keys, hostile peers).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -17,6 +19,8 @@ import {
   Empty,
   Full,
   fromHandle,
+  ListProxy,
+  Lock,
   Manager,
   Process,
   ProcessError,
@@ -27,7 +31,8 @@ import {
   type SyncManager,
 } from 'multiproc';
 
-import { fixture, leftoverShm, runNode, sleep } from './helpers.js';
+import type { Counter } from './fixtures/manager-types.js';
+import { fixture, runNode, sleep } from './helpers.js';
 
 const targets = fixture('manager-targets.js');
 const types = fixture('manager-types.js');
@@ -52,6 +57,35 @@ async function until(condition: () => Promise<boolean> | boolean, timeoutMs = 10
     await sleep(10);
   }
 }
+
+/** Segments of the manager (channels, start-up words) in /dev/shm: their tag is MGCH or MGST. */
+function managerSegments(): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync('/dev/shm').filter((entry) => entry.startsWith('mp-o-'))) {
+    try {
+      const fd = openSync(`/dev/shm/${name}`, 'r');
+      const head = Buffer.alloc(8);
+      readSync(fd, head, 0, 8, 0);
+      closeSync(fd);
+      if (['MGCH', 'MGST'].includes(head.toString('latin1', 4, 8))) found.push(name);
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return found;
+}
+
+/** Socket files of managers started by this test run. */
+function managerSockets(): string[] {
+  const dir = join(tmpdir(), `multiproc-${process.geteuid?.() ?? 0}`);
+  return existsSync(dir) ? readdirSync(dir).filter((entry) => entry.startsWith('m-')) : [];
+}
+
+afterAll(async () => {
+  await until(() => managerSegments().length === 0 && managerSockets().length === 0, 5_000).catch(() => {});
+  expect(managerSegments()).toEqual([]);
+  expect(managerSockets()).toEqual([]);
+});
 
 afterEach(async () => {
   for (const p of started.splice(0)) {
@@ -109,7 +143,13 @@ describe('SyncManager', () => {
     await d.set('v', value);
     value.nested.push(1);
     const back = (await d.get('v')) as typeof value;
-    expect(back).toEqual({ big: 2n ** 70n, when: new Date(5), bytes: Buffer.from('hi'), set: new Set([1]), nested: [-0] });
+    expect(back).toEqual({
+      big: 2n ** 70n,
+      when: new Date(5),
+      bytes: Buffer.from('hi'),
+      set: new Set([1]),
+      nested: [-0],
+    });
     expect(Buffer.isBuffer(back.bytes)).toBe(true);
     back.nested.push(2);
     expect(((await d.get('v')) as typeof value).nested).toEqual([-0]);
@@ -211,6 +251,32 @@ describe('SyncManager', () => {
     expect(await l.toArray()).toEqual(Array.from({ length: 500 }, (_, i) => i));
     expect(await d.get('childPid')).toBe(p.pid);
     expect(await d.get('fromChild')).toEqual({ nested: [1, 2n, new Date(0)] });
+  });
+
+  it('a dict can hold shared objects and other proxies, which come back live', async () => {
+    const d = await manager.dict<string, unknown>();
+    const l = await manager.list<number>([1]);
+    const lock = new Lock();
+    try {
+      await d.set('list', l);
+      await d.set('lock', lock);
+      const list = (await d.get('list')) as ListProxy<number>;
+      expect(list).toBeInstanceOf(ListProxy);
+      expect(list.referentId).toBe(l.referentId);
+      await list.append(2);
+      expect(await l.toArray()).toEqual([1, 2]);
+      const back = (await d.get('lock')) as Lock;
+      expect(back).toBeInstanceOf(Lock);
+      expect(back.tryAcquire()).toBe(true);
+      expect(lock.tryAcquire()).toBe(false); // the same lock
+      back.release();
+      back.close();
+      const cond = await manager.Condition(await manager.Lock());
+      await expect(manager.Condition(lock as never)).rejects.toThrow(TypeError);
+      expect(await cond.withLock(() => 1)).toBe(1);
+    } finally {
+      lock.close();
+    }
   });
 
   it("a child's last calls are carried out even when its target does not wait for them", async () => {
@@ -345,7 +411,6 @@ describe('BaseManager with registered types', () => {
   CounterManager.register('Greeter', { module: types, name: 'makeGreeter' });
   CounterManager.register('Later', { module: types, name: 'makeLater' });
   CounterManager.register('Narrow', { module: types, name: 'Counter' }, { exposed: ['value'] });
-  type Counter = import('./fixtures/manager-types.js').Counter;
 
   it('makes proxies of user types; only public methods are exposed; errors keep name, message, code', async () => {
     await using manager = await new CounterManager().start();
@@ -356,14 +421,14 @@ describe('BaseManager with registered types', () => {
     expect(await counter.slowAdd(1, 5)).toBe(11);
     const viaMethod = await (manager as unknown as { Counter(n: number): Promise<Proxied<Counter>> }).Counter(1);
     expect(await viaMethod.value()).toBe(1);
-    const error = await counter.fail('no way').catch((e: unknown) => e as Error & { code?: string });
+    const error = (await counter.fail('no way').catch((e: unknown) => e)) as Error & { code?: string };
     expect(error).toBeInstanceOf(RangeError);
     expect(error.message).toBe('no way');
     expect(error.code).toBe('E_COUNTER');
     expect((error.cause as RemoteError).remoteStack).toMatch(/manager-types\.js/);
     await expect(counter.callMethod('_secret')).rejects.toThrow(/does not expose "_secret"/);
     await expect(counter.callMethod('constructor')).rejects.toThrow(TypeError);
-    expect(() => counter.getSync()).toThrow(TypeError);
+    expect(() => (counter as unknown as { getSync(): number }).getSync()).toThrow(TypeError);
     await expect(counter.callback()).rejects.toBeInstanceOf(SerializationError);
     const forked = (await counter.fork()) as unknown as Proxied<Counter>;
     expect(forked).toBeInstanceOf(BaseProxy);
@@ -402,9 +467,9 @@ describe('BaseManager with registered types', () => {
     class M extends BaseManager {}
     expect(() => M.register('start', { module: types, name: 'Counter' })).toThrow(/clashes/);
     expect(() => M.register('T', { module: types, name: 'Counter' }, { exposed: ['constructor'] })).toThrow(RangeError);
-    expect(() => M.register('T', { module: types, name: 'Counter' }, { exposed: 'value' as unknown as string[] })).toThrow(
-      TypeError,
-    );
+    expect(() =>
+      M.register('T', { module: types, name: 'Counter' }, { exposed: 'value' as unknown as string[] }),
+    ).toThrow(TypeError);
     expect(() => M.register('1x')).toThrow(RangeError);
     expect(() => new M({ address: 5 as unknown as string })).toThrow(TypeError);
     expect(() => new M({ authkey: '' })).toThrow(RangeError);
@@ -457,7 +522,8 @@ describe('remote managers (TCP)', () => {
     const local = await Manager();
     try {
       const d = await local.dict();
-      await expect(counter.increment.call(counter, d as never)).rejects.toBeInstanceOf(SerializationError);
+      const loose = counter as unknown as { increment(by: unknown): Promise<number> };
+      await expect(loose.increment(d)).rejects.toBeInstanceOf(SerializationError);
     } finally {
       await local.shutdown();
     }
@@ -466,8 +532,26 @@ describe('remote managers (TCP)', () => {
     await expect(manager.create('Counter')).rejects.toBeInstanceOf(Closed);
   });
 
+  it('start() on TCP: another client connects with the key, and sees Closed after the shutdown', async () => {
+    const manager = await Manager({ address: { port: 0 }, authkey: 'k3y' });
+    const bound = manager.address as { host: string; port: number };
+    expect(bound.host).toBe('127.0.0.1');
+    expect(bound.port).toBeGreaterThan(0);
+    const d = await manager.dict<string, number>();
+    await d.set('x', 1);
+    const other = await new RemoteManager({ address: bound, authkey: 'k3y' }).connect();
+    const l = await other.create<ListProxy<number>>('list', [1, 2]);
+    expect(await l.toArray()).toEqual([1, 2]);
+    await manager.shutdown();
+    await expect(l.length()).rejects.toBeInstanceOf(Closed);
+    await expect(d.get('x')).rejects.toBeInstanceOf(Closed);
+    other.close();
+  });
+
   it('a wrong authkey is refused with AuthenticationError', async () => {
-    await expect(new RemoteManager({ address, authkey: 'wrong' }).connect()).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(new RemoteManager({ address, authkey: 'wrong' }).connect()).rejects.toBeInstanceOf(
+      AuthenticationError,
+    );
   });
 
   it('a peer that sends a live handle or an oversized message is dropped, and others are still served', async () => {
@@ -508,7 +592,6 @@ describe('faults and lifetimes', () => {
   });
 
   it('calls after shutdown reject with Closed, and nothing is left behind', async () => {
-    const before = leftoverShm();
     const manager = await Manager();
     const address = manager.address as string;
     expect(existsSync(address)).toBe(true);
@@ -522,7 +605,7 @@ describe('faults and lifetimes', () => {
     await manager.shutdown(); // repeatable
     expect(manager.process!.exitCode).toBe(0);
     expect(existsSync(address)).toBe(false);
-    await until(() => leftoverShm().length <= before.length);
+    await until(() => managerSegments().length === 0);
   });
 
   it('await using shuts the manager down', async () => {

@@ -98,7 +98,13 @@ describe('Pool results', () => {
     const items = Array.from({ length: 50 }, (_, i) => i);
     expect(await p.map(t('square'), items)).toEqual(items.map((x) => x * x));
     expect(await p.mapAsync(t('square'), new Set([1, 2, 3])).get()).toEqual([1, 4, 9]);
-    expect(await p.starmap(t('add'), [[1, 2], [3, 4], [5, 6]])).toEqual([3, 7, 11]);
+    expect(
+      await p.starmap(t('add'), [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+    ).toEqual([3, 7, 11]);
     expect(await p.starmapAsync(t('add'), [[10, 1]]).get()).toEqual([11]);
     expect(await p.map(t('square'), [])).toEqual([]);
   });
@@ -170,7 +176,10 @@ describe('chunks, initializer, recycling', () => {
     expect(new Set(byChunk.slice(0, 4).map(([, pid]) => pid)).size).toBe(1);
     expect(new Set(byChunk.slice(4).map(([, pid]) => pid)).size).toBe(1);
     // 16 items on 2 processes: ceil(16 / 8) = 2 items per chunk.
-    const pairs = (await p.map(t('pidOf'), Array.from({ length: 16 }, (_, i) => i))) as [number, number][];
+    const pairs = (await p.map(
+      t('pidOf'),
+      Array.from({ length: 16 }, (_, i) => i),
+    )) as [number, number][];
     for (let i = 0; i < 16; i += 2) expect(pairs[i]![1]).toBe(pairs[i + 1]![1]);
   });
 
@@ -270,7 +279,10 @@ describe('dead workers', () => {
     expect(before.has(error.pid!)).toBe(true);
     expect(await within(Promise.all(others.map((r) => r.get())))).toEqual([1, 2, 3, 4, 5, 6]);
     expect(await within(p.map(t('square'), [1, 2, 3]))).toEqual([1, 4, 9]);
-    const exited = (await p.applyAsync(t('exitWith'), [3]).get().catch((e: unknown) => e)) as WorkerDiedError;
+    const exited = (await p
+      .applyAsync(t('exitWith'), [3])
+      .get()
+      .catch((e: unknown) => e)) as WorkerDiedError;
     expect(exited).toBeInstanceOf(WorkerDiedError);
     expect(exited.exitCode).toBe(3);
     expect(exited.signal).toBe(null);
@@ -291,7 +303,10 @@ describe('dead workers', () => {
   it('a broken initializer breaks the pool: pending tasks reject and no more workers start', async () => {
     const p = pool({ processes: 2, initializer: t('badInit'), initargs: ['no database'] });
     const r = p.applyAsync(t('square'), [2]);
-    const error = (await within(r.get().catch((e: unknown) => e), 30_000)) as WorkerDiedError;
+    const error = (await within(
+      r.get().catch((e: unknown) => e),
+      30_000,
+    )) as WorkerDiedError;
     expect(error).toBeInstanceOf(WorkerDiedError);
     expect(error.message).toMatch(/broken/);
     expect((error.cause as Error).message).toBe('no database');
@@ -340,7 +355,7 @@ describe('abort', () => {
 
   it('a running task is stopped only with killOnAbort, which replaces its worker', async () => {
     const p = pool({ processes: 1 });
-    const workerPid = await p.apply(t('pid'));
+    const workerPid = (await p.apply(t('pid'))) as number;
     const plain = new AbortController();
     const running = p.applyAsync(t('sleep'), [300, 'done anyway'], { signal: plain.signal });
     await sleep(100);

@@ -96,6 +96,26 @@ TEST(RecordsWrapAroundTheEndAndThe32BitPositions) {
   }
 }
 
+TEST(CellsThatAreNeverRecordStartsStayYoung) {
+  // Two-cell records only: odd cells are never record starts. Every cell's tag must still stay
+  // within a lap of its position, or after 2^30 positions it would compare as newer.
+  SharedRing s(16, 0, 0xfffffff0u);
+  Ring r = s.Attach();
+  auto body = Payload(1, 200);  // 8 + 200 bytes: two cells
+  for (int i = 0; i < 1000; i++) {
+    CHECK(PutOne(r, kA, body) == Status::kOk);
+    CHECK(Take(r, kB).status == Status::kOk);
+  }
+  auto* b = static_cast<uint8_t*>(s.base);
+  uint32_t tail = *reinterpret_cast<uint32_t*>(b + offset::kTail);
+  auto* meta = reinterpret_cast<uint64_t*>(b + offset::kMeta);
+  for (uint32_t c = 0; c < 16; c++) {
+    uint32_t next = tail + ((c - tail) & 15);  // the next position that lands on cell c
+    uint32_t age = 2 * next - static_cast<uint32_t>(meta[c]);
+    CHECK(age > 0 && age <= 2 * 16 + 1);
+  }
+}
+
 TEST(BatchesPutAndTakeManyRecords) {
   SharedRing s(64);
   Ring r = s.Attach();
@@ -256,6 +276,7 @@ int main() {
   RUN(FullRingRefusesThenAcceptsAfterATake);
   RUN(MaxItemsBoundsItems);
   RUN(RecordsWrapAroundTheEndAndThe32BitPositions);
+  RUN(CellsThatAreNeverRecordStartsStayYoung);
   RUN(BatchesPutAndTakeManyRecords);
   RUN(RejectedKindStaysInPlace);
   RUN(OutOfOrderReleasesAllFreeTheRing);

@@ -12,11 +12,20 @@ import { Closed, ProcessError } from '../errors.js';
 import { Process } from '../process.js';
 import { prepareTarget, type Target } from '../target.js';
 import { checkInteger, checkOptionsBag, describe, randomToken, type WaitOptions } from '../util.js';
-import { connectionFor, dropConnection, shutdownToken, type ClientConnection } from './client.js';
+import type { ClientConnection } from './client.js';
+import { connectionFor, dropConnection, shutdownToken } from './connections.js';
 import { rememberKey, keyFor } from './keys.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, Op } from './protocol.js';
 import type { BaseProxy } from './proxy.js';
-import { checkExposed, checkMethodToTypeid, checkTypeid, type ServerConfig, type TypeSpec } from './registry.js';
+import {
+  checkExposed,
+  checkMethodToTypeid,
+  checkTypeid,
+  ownRegistry,
+  registryOf,
+  type ServerConfig,
+  type TypeSpec,
+} from './registry.js';
 import { ManagerServer } from './server.js';
 import { Startup } from './startup.js';
 
@@ -46,7 +55,6 @@ export interface RegisterOptions {
 
 const SERVER_MAIN = new URL('./server-main.js', import.meta.url);
 const START_TIMEOUT_MS = 60_000;
-const registries = new WeakMap<object, Map<string, TypeSpec>>();
 let serverCount = 0;
 
 type Role = 'none' | 'starter' | 'client' | 'server';
@@ -153,7 +161,9 @@ export class BaseManager {
       const config: ServerConfig = {
         address,
         authkey,
-        types: [...registryOf(this.constructor)].filter((spec) => spec.builtin !== undefined || spec.target !== undefined),
+        types: [...registryOf(this.constructor)].filter(
+          (spec) => spec.builtin !== undefined || spec.target !== undefined,
+        ),
         shutdownToken: this.#token,
         maxMessageBytes: this.#maxMessageBytes,
       };
@@ -201,9 +211,11 @@ export class BaseManager {
     this.#claim('connect');
     try {
       const address = this.#address;
-      if (address === undefined) throw new TypeError('connect() needs an address: new BaseManager({ address, authkey })');
+      if (address === undefined)
+        throw new TypeError('connect() needs an address: new BaseManager({ address, authkey })');
       const authkey = this.#authkey ?? keyFor(address);
-      if (authkey === undefined) throw new TypeError('connect() needs the authkey of the server: new BaseManager({ address, authkey })');
+      if (authkey === undefined)
+        throw new TypeError('connect() needs the authkey of the server: new BaseManager({ address, authkey })');
       rememberKey(address, authkey);
       this.#boundAddress = address;
       this.#connection = connectionFor(address);
@@ -261,8 +273,10 @@ export class BaseManager {
 
   #usable(): ClientConnection {
     if (this.#ended !== 'no') throw new Closed(`the manager was ${this.#ended === 'closed' ? 'closed' : 'shut down'}`);
-    if (this.#role === 'none') throw new ProcessError('the manager is not running: call start(), connect() or serveForever() first');
-    if (this.#role === 'server' && this.#connection === undefined) this.#connection = connectionFor(this.#boundAddress!);
+    if (this.#role === 'none')
+      throw new ProcessError('the manager is not running: call start(), connect() or serveForever() first');
+    if (this.#role === 'server' && this.#connection === undefined)
+      this.#connection = connectionFor(this.#boundAddress!);
     return this.#connection!;
   }
 
@@ -363,25 +377,6 @@ export class BaseManager {
     this.#onExit = remove;
     process.on('exit', remove);
   }
-}
-
-/** The registry of a manager class, its own (copied from its parent at the first registration). */
-function ownRegistry(cls: object): Map<string, TypeSpec> {
-  let registry = registries.get(cls);
-  if (registry === undefined) {
-    registry = new Map([...registryOf(Object.getPrototypeOf(cls) as object)].map((spec) => [spec.typeid, spec]));
-    registries.set(cls, registry);
-  }
-  return registry;
-}
-
-/** The types a manager class serves, its parents' included. */
-export function registryOf(cls: object): Iterable<TypeSpec> {
-  for (let at: object | null = cls; at !== null && at !== Function.prototype; at = Object.getPrototypeOf(at) as object | null) {
-    const registry = registries.get(at);
-    if (registry !== undefined) return registry.values();
-  }
-  return [];
 }
 
 /** Adds a type to `cls`'s registry and, with `createMethod`, a `manager[typeid](...)` method. @internal */

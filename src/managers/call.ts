@@ -79,12 +79,17 @@ let current: CallContext | undefined;
 /** Calls made by the server itself (in-server proxies, Barrier actions). */
 const SERVER_CLIENT = new ClientState(0, 'the server', false);
 
-/** Runs `fn` as a call of `context` (read back with `callContext()` in its synchronous part). */
-export function runAs<T>(context: CallContext, fn: () => T): T {
+/** Runs `fn.apply(self, args)` as a call of `context` (`callContext()` reads it in its synchronous part). */
+export function runAs(
+  context: CallContext,
+  fn: (...args: unknown[]) => unknown,
+  self: unknown,
+  args: unknown[],
+): unknown {
   const previous = current;
   current = context;
   try {
-    return fn();
+    return fn.apply(self, args);
   } finally {
     current = previous;
   }

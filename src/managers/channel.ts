@@ -303,12 +303,18 @@ export class ChannelEnd {
 
   /** After publishing: true when the peer was asleep and this caller must ring it (once). */
   claimPeerSleeping(): boolean {
-    return Atomics.load(this.#words, this.#peerSleeping) !== 0 && Atomics.compareExchange(this.#words, this.#peerSleeping, 1, 0) === 1;
+    return (
+      Atomics.load(this.#words, this.#peerSleeping) !== 0 &&
+      Atomics.compareExchange(this.#words, this.#peerSleeping, 1, 0) === 1
+    );
   }
 
   /** After consuming: true when the peer waited for room and this caller must ring it (once). */
   claimPeerBlocked(): boolean {
-    return Atomics.load(this.#words, this.#peerBlocked) !== 0 && Atomics.compareExchange(this.#words, this.#peerBlocked, 1, 0) === 1;
+    return (
+      Atomics.load(this.#words, this.#peerBlocked) !== 0 &&
+      Atomics.compareExchange(this.#words, this.#peerBlocked, 1, 0) === 1
+    );
   }
 
   /** Unmaps this side; the last side to close removes the segment. Idempotent. */

@@ -4,20 +4,16 @@
 // and then carries calls in order: over the shared-memory channel for a local server
 // (channel.ts), as socket frames for a TCP one.
 //
-// Waiting for a reply over the channel: the caller spins briefly on the reply ring (a reply
-// usually comes back in a few microseconds, much less than waking a sleeping process costs), then
-// keeps polling between event-loop turns for a while, then sleeps: it raises its flag and waits
-// for a doorbell on the socket. The spin adapts: it shrinks while replies keep coming late.
+// Over the channel, how the caller waits for a reply (poll, then sleep) is client-channel.ts's.
 //
 // The socket is read only while calls are outstanding, so an idle connection does not keep the
 // process alive; a dead server is found at the next call (the socket reports its end), which
 // then rejects with ProcessError instead of hanging.
-import { randomUUID } from 'node:crypto';
-
 import { Client, type Address, type Connection } from '../connection/index.js';
 import { AbortError, AuthenticationError, Closed, EOFError, ProcessError, SerializationError } from '../errors.js';
 import { deserialize, handlesWritten, serialize, serializeWith } from '../serialize.js';
 import { ChannelEnd } from './channel.js';
+import { ClientChannel, type ChannelOwner } from './client-channel.js';
 import { addressKey, keyFor, withoutKeys } from './keys.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -32,13 +28,7 @@ import {
   type ProxyToken,
   type ProxyTransport,
 } from './protocol.js';
-import { spinAllowed } from './spin.js';
 
-// Spin budgets, in milliseconds (see the file comment).
-const SYNC_SPIN_MIN = 0.002;
-const SYNC_SPIN_MAX = 0.05;
-const ASYNC_SPIN = 0.1;
-const BURST = 0.02;
 const WAKE = Buffer.from([Doorbell.Wake]);
 
 type ProxyMaker = (transport: ProxyTransport, token: ProxyToken) => unknown;
@@ -68,20 +58,15 @@ export class ClientConnection implements ProxyTransport {
   #failure: Error | undefined;
   #opening: Promise<void> | undefined;
   #socket: Connection | undefined;
-  #channel: ChannelEnd | undefined;
+  #channel: ClientChannel | undefined;
   #hello: HelloReply | undefined;
   readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
+  #nextId = 2; // 1 is the Hello
   /** Requests made before the connection opened, encoded, in order. */
   #queued: Buffer[] = [];
-  /** Requests (or their rest) waiting for room in the request ring, in order. */
-  #outgoing: { bytes: Buffer; offset: number }[] = [];
   #listening = false;
   #listenAbort: AbortController | undefined;
-  #spinning = false;
   #stopScheduled = false;
-  #spinStart = 0;
-  #syncSpin = SYNC_SPIN_MAX / 4;
   #idle: Array<() => void> = [];
 
   constructor(address: Address) {
@@ -128,7 +113,7 @@ export class ClientConnection implements ProxyTransport {
       throw this.#error();
     }
     this.#socket = socket;
-    await socket.sendBytes(serialize([1, Op.Hello, { version: PROTOCOL_VERSION, channel: !this.#network && !process.env.MP_NO_CHANNEL }]));
+    await socket.sendBytes(serialize([1, Op.Hello, { version: PROTOCOL_VERSION, channel: !this.#network }]));
     const reply = deserialize(await socket.recvBytes(null, { timeout: HELLO_TIMEOUT_MS })) as unknown[];
     if (!Array.isArray(reply) || reply[0] !== 1) throw protocolError('a bad Hello reply');
     if (reply[1] === Status.Error) throw remoteFailure(reply[2], 'manager Hello');
@@ -138,7 +123,9 @@ export class ClientConnection implements ProxyTransport {
     }
     this.#hello = hello;
     if ((this.#state as State) === 'done') throw this.#error();
-    if (typeof hello.channel === 'string') this.#channel = ChannelEnd.open(hello.channel, Number.MAX_SAFE_INTEGER);
+    if (typeof hello.channel === 'string') {
+      this.#channel = new ClientChannel(ChannelEnd.open(hello.channel, Number.MAX_SAFE_INTEGER), this.#channelOwner);
+    }
     this.#state = 'open';
     for (const bytes of this.#queued.splice(0)) this.#writeBytes(bytes);
     this.#afterSend();
@@ -166,7 +153,7 @@ export class ClientConnection implements ProxyTransport {
     if (this.#state === 'done') return Promise.reject(this.#error());
     if (signal?.aborted) return Promise.reject(new AbortError());
     const reqId = this.#nextId;
-    this.#nextId = reqId >= 0x7ffffffe ? 1 : reqId + 1;
+    this.#nextId = reqId >= 0x7ffffffe ? 2 : reqId + 1;
     message[0] = reqId;
     return new Promise<unknown>((resolve, reject) => {
       try {
@@ -214,8 +201,8 @@ export class ClientConnection implements ProxyTransport {
       void this.open().catch(() => {});
       return;
     }
-    if (this.#channel !== undefined && this.#outgoing.length === 0) {
-      serializeWith(message, (bytes) => this.#writeBytes(this.#checkSize(bytes)), 'args');
+    if (this.#channel !== undefined && !this.#channel.backlogged) {
+      serializeWith(message, this.#writeChecked, 'args');
       return;
     }
     this.#writeBytes(this.#encode(message));
@@ -237,146 +224,44 @@ export class ClientConnection implements ProxyTransport {
   #checkSize<B extends Uint8Array>(bytes: B): B {
     const limit = this.#hello?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     if (bytes.byteLength > limit) {
-      throw new RangeError(`a manager call is limited to ${limit} bytes by its server (this one is ${bytes.byteLength})`);
+      throw new RangeError(
+        `a manager call is limited to ${limit} bytes by its server (this one is ${bytes.byteLength})`,
+      );
     }
     return bytes;
   }
 
+  readonly #writeChecked = (bytes: Uint8Array): void => this.#writeBytes(this.#checkSize(bytes));
+
   /** Writes one encoded request (bytes valid during the call only). */
   #writeBytes(bytes: Uint8Array): void {
-    const channel = this.#channel;
-    if (channel === undefined) {
-      this.#socket!.sendBytes(bytes).catch((error: unknown) => this.#lost(error));
-      return;
-    }
-    if (this.#outgoing.length > 0) {
-      this.#outgoing.push({ bytes: Buffer.from(bytes), offset: 0 });
-      return;
-    }
-    const written = channel.writer.write(bytes);
-    if (written > 0 && channel.claimPeerSleeping()) this.#ring();
-    if (written < bytes.byteLength) {
-      this.#outgoing.push({ bytes: Buffer.from(bytes), offset: written });
-      channel.block();
-      this.#flush();
-      this.#listen();
-    }
-  }
-
-  /** Moves waiting requests into the ring as far as it has room; true when none is left. */
-  #flush(): boolean {
-    const channel = this.#channel!;
-    let wrote = false;
-    while (this.#outgoing.length > 0) {
-      const first = this.#outgoing[0]!;
-      const offset = channel.writer.write(first.bytes, first.offset);
-      wrote ||= offset > first.offset;
-      first.offset = offset;
-      if (offset < first.bytes.byteLength) break;
-      this.#outgoing.shift();
-    }
-    if (wrote && channel.claimPeerSleeping()) this.#ring();
-    if (this.#outgoing.length > 0) return false;
-    channel.unblock();
-    return true;
+    if (this.#channel !== undefined) return this.#channel.write(bytes);
+    this.#socket!.sendBytes(bytes).catch((error: unknown) => this.#lost(error));
   }
 
   #ring(): void {
     this.#socket?.sendBytes(WAKE).catch((error: unknown) => this.#lost(error));
   }
 
+  readonly #channelOwner: ChannelOwner = ((connection: ClientConnection) => ({
+    get open() {
+      return connection.#state === 'open';
+    },
+    get waiting() {
+      return connection.#pending.size > 0;
+    },
+    onReply: (bytes) => connection.#onReply(bytes),
+    ring: () => connection.#ring(),
+    listen: () => connection.#listen(),
+    lost: (error) => connection.#lost(error),
+  }))(this);
+
   // ---- receiving ----
 
   #afterSend(): void {
     if (this.#state !== 'open') return;
     if (this.#channel === undefined) return this.#listen();
-    if (this.#spinning || this.#pending.size === 0) return;
-    if (spinAllowed()) {
-      const start = performance.now();
-      do {
-        this.#drain();
-        if (this.#pending.size === 0) {
-          this.#syncSpin = Math.min(SYNC_SPIN_MAX, this.#syncSpin * 1.25);
-          return;
-        }
-      } while (performance.now() - start < this.#syncSpin && this.#state === 'open');
-      this.#syncSpin = Math.max(SYNC_SPIN_MIN, this.#syncSpin / 2);
-      return this.#startSpin();
-    }
-    this.#sleep();
-  }
-
-  #startSpin(): void {
-    if (this.#spinning || this.#state !== 'open') return;
-    this.#spinning = true;
-    this.#spinStart = performance.now();
-    setImmediate(this.#burst);
-  }
-
-  // Polls between event-loop turns, then goes to sleep until a doorbell.
-  readonly #burst = (): void => {
-    if (this.#state !== 'open' || this.#channel === undefined) {
-      this.#spinning = false;
-      return;
-    }
-    const start = performance.now();
-    let now = start;
-    while (spinAllowed() && now - start < BURST && this.#state === 'open') {
-      if (this.#outgoing.length > 0) this.#flush();
-      if (this.#drain() > 0) this.#spinStart = now;
-      if (this.#pending.size === 0 && this.#outgoing.length === 0) {
-        this.#spinning = false;
-        return;
-      }
-      now = performance.now();
-    }
-    if (spinAllowed() && now - this.#spinStart < ASYNC_SPIN && this.#state === 'open') {
-      setImmediate(this.#burst);
-      return;
-    }
-    this.#spinning = false;
-    this.#sleep();
-  };
-
-  /** Raises this side's flag (re-checking the ring after, see channel.ts) and waits for a doorbell. */
-  #sleep(): void {
-    if (this.#state !== 'open') return;
-    this.#rearm();
-    this.#listen();
-  }
-
-  #rearm(): void {
-    const channel = this.#channel!;
-    for (;;) {
-      channel.sleep();
-      const progressed = this.#drain() > 0 || (this.#outgoing.length > 0 && this.#flush());
-      if (!progressed || this.#state !== 'open') return;
-      channel.wake();
-      if (this.#pending.size === 0 && this.#outgoing.length === 0) return;
-    }
-  }
-
-  /** Takes every reply in the ring; returns how many. */
-  #drain(): number {
-    const channel = this.#channel!;
-    let taken = 0;
-    try {
-      for (;;) {
-        const bytes = channel.reader.peek();
-        if (bytes === null) break;
-        try {
-          this.#onReply(bytes);
-        } finally {
-          channel.reader.consume();
-        }
-        taken++;
-      }
-    } catch (error) {
-      this.#lost(error);
-      return taken;
-    }
-    if (taken > 0 && channel.claimPeerBlocked()) this.#ring();
-    return taken;
+    this.#channel.afterSend();
   }
 
   #onReply(bytes: Uint8Array): void {
@@ -406,13 +291,18 @@ export class ClientConnection implements ProxyTransport {
 
   readonly #stopIfIdle = (): void => {
     this.#stopScheduled = false;
-    if (this.#state !== 'open' || this.#pending.size > 0 || this.#outgoing.length > 0) return;
-    this.#channel?.wake();
+    if (this.#state !== 'open' || this.#outstanding()) return;
+    this.#channel?.idle();
     this.#listenAbort?.abort();
   };
 
+  /** Calls wait for replies, or requests for room in the ring. */
+  #outstanding(): boolean {
+    return this.#pending.size > 0 || this.#channel?.backlogged === true;
+  }
+
   #isIdle(): boolean {
-    return this.#state === 'done' || (this.#pending.size === 0 && this.#queued.length === 0 && this.#outgoing.length === 0);
+    return this.#state === 'done' || (!this.#outstanding() && this.#queued.length === 0);
   }
 
   /** Reads the socket while something is outstanding: doorbells (channel) or replies (TCP). */
@@ -425,9 +315,11 @@ export class ClientConnection implements ProxyTransport {
   async #listenLoop(): Promise<void> {
     const socket = this.#socket!;
     try {
-      while (this.#state === 'open' && (this.#pending.size > 0 || this.#outgoing.length > 0)) {
-        const abort = new AbortController();
-        this.#listenAbort = abort;
+      while (this.#state === 'open' && this.#outstanding()) {
+        // One controller until it fires (it is what lets an idle connection stop reading).
+        if (this.#listenAbort === undefined || this.#listenAbort.signal.aborted)
+          this.#listenAbort = new AbortController();
+        const abort = this.#listenAbort;
         let frame: Buffer;
         try {
           frame = await socket.recvBytes(this.#channel === undefined ? null : 1, { signal: abort.signal });
@@ -436,31 +328,20 @@ export class ClientConnection implements ProxyTransport {
           throw error;
         }
         const channel = this.#channel;
-        if (channel === undefined) {
-          this.#onReply(frame);
-          continue;
-        }
-        if (frame[0] === Doorbell.Closing) {
-          this.#drain();
+        if (frame.length === 1 && frame[0] === Doorbell.Closing) {
+          channel?.drain();
           this.#finish(new Closed('the manager was shut down'));
           return;
         }
-        channel.wake();
-        if (this.#outgoing.length > 0) this.#flush();
-        this.#drain();
-        if (this.#state !== 'open' || (this.#pending.size === 0 && this.#outgoing.length === 0)) continue;
-        // The server cleared our flag when it rang: poll again, or raise the flag again.
-        if (spinAllowed()) this.#startSpin();
-        else if (!this.#spinning) this.#rearm();
+        if (channel === undefined) this.#onReply(frame);
+        else channel.onDoorbell();
       }
     } catch (error) {
       this.#lost(error);
     } finally {
       this.#listening = false;
       this.#listenAbort = undefined;
-      if (this.#state === 'open' && (this.#pending.size > 0 || this.#outgoing.length > 0) && !this.#spinning) {
-        this.#listen();
-      }
+      if (this.#state === 'open' && this.#outstanding()) this.#listen();
     }
   }
 
@@ -482,7 +363,6 @@ export class ClientConnection implements ProxyTransport {
     this.#state = 'done';
     this.#failure = error;
     this.#queued = [];
-    this.#outgoing = [];
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const call of pending) {
@@ -506,46 +386,4 @@ export class ClientConnection implements ProxyTransport {
 
 function describeVersion(hello: unknown): string {
   return String((hello as { version?: unknown } | null)?.version ?? 'unknown');
-}
-
-// ---- one connection per server per process ----
-
-const connections = new Map<string, ClientConnection>();
-let exitHookInstalled = false;
-
-/** This process's connection to the server at `address` (a new one when the last one ended). */
-export function connectionFor(address: Address): ClientConnection {
-  const key = addressKey(address);
-  let connection = connections.get(key);
-  if (connection === undefined || connection.finished) {
-    connection = new ClientConnection(address);
-    connections.set(key, connection);
-    installExitHook();
-  }
-  return connection;
-}
-
-/** Forgets `connection` (after close), so that the next use of its address opens a new one. */
-export function dropConnection(connection: ClientConnection): void {
-  const key = addressKey(connection.address);
-  if (connections.get(key) === connection) connections.delete(key);
-}
-
-// In a child, the target's end waits for manager calls still in flight (API.md section 2).
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  const runtime = (globalThis as Record<symbol, { exitHooks?: Array<() => unknown> } | undefined>)[
-    Symbol.for('multiproc.runtime')
-  ];
-  if (runtime?.exitHooks === undefined) return;
-  exitHookInstalled = true;
-  runtime.exitHooks.push(async () => {
-    await Promise.all([...connections.values()].map((connection) => connection.idle()));
-    for (const connection of connections.values()) connection.close();
-  });
-}
-
-/** A random token (the starter's right to shut its server down). */
-export function shutdownToken(): string {
-  return randomUUID();
 }

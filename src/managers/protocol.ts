@@ -149,7 +149,8 @@ export function remoteFailure(thrown: unknown, where: string): Error {
         : remote;
   if (error !== remote) {
     for (const key of Object.keys(remote)) {
-      if (key !== 'code') (error as unknown as Record<string, unknown>)[key] = (remote as unknown as Record<string, unknown>)[key];
+      if (key !== 'code')
+        (error as unknown as Record<string, unknown>)[key] = (remote as unknown as Record<string, unknown>)[key];
     }
   }
   const cause = new RemoteError({ name, message, stack: typeof remote.stack === 'string' ? remote.stack : undefined });

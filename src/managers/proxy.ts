@@ -16,7 +16,8 @@ import { inspect } from 'node:util';
 import type { Address } from '../connection/index.js';
 import { registerHandleKind, type HandleDescriptor, type Shareable } from '../handles.js';
 import { describe } from '../util.js';
-import { connectionFor, setProxyMaker } from './client.js';
+import { setProxyMaker } from './client.js';
+import { connectionFor } from './connections.js';
 import { addressKey, AuthKeyRef, keyFor, rememberKey } from './keys.js';
 import type { ProxyToken, ProxyTransport } from './protocol.js';
 
@@ -94,7 +95,7 @@ export class BaseProxy implements Shareable {
   /** Calls an exposed method by name (what every proxy method does). */
   protected _call(method: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
     const state = this.#state;
-    return state.transport.call(state.id, method, args, `${this.constructor.name}.${method}`, signal);
+    return state.transport.call(state.id, method, args, method, signal);
   }
 
   /**
@@ -128,7 +129,8 @@ export class BaseProxy implements Shareable {
       throw new TypeError(`not a manager proxy handle of this multiproc (version ${describe(version)})`);
     }
     if (!isAddress(address)) throw new TypeError(`not a manager proxy handle: bad address ${describe(address)}`);
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) throw new TypeError('not a manager proxy handle: bad id');
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1)
+      throw new TypeError('not a manager proxy handle: bad id');
     if (typeof typeid !== 'string' || typeof proxytype !== 'string') throw new TypeError('not a manager proxy handle');
     if (exposed !== null && !(Array.isArray(exposed) && exposed.every((name) => typeof name === 'string'))) {
       throw new TypeError('not a manager proxy handle: bad exposed list');
@@ -228,9 +230,11 @@ registerHandleKind(BaseProxy.handleKind, (descriptor) => BaseProxy.fromHandle(de
  * async method resolving with a copy of its result.
  */
 export type Proxied<T> = BaseProxy & {
-  [K in keyof T as T[K] extends (...args: never[]) => unknown
-    ? K extends `${string}Sync` | 'constructor'
-      ? never
-      : K
-    : never]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+  [
+    K in keyof T as T[K] extends (...args: never[]) => unknown
+      ? K extends `${string}Sync` | 'constructor'
+        ? never
+        : K
+      : never
+  ]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 };

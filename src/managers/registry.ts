@@ -27,6 +27,8 @@ export interface ServerConfig {
   readonly maxMessageBytes: number;
 }
 
+const registries = new WeakMap<object, Map<string, TypeSpec>>();
+
 const TYPEID = /^[A-Za-z_$][\w$]{0,127}$/;
 /** Names a proxy or a referent may never expose. */
 const FORBIDDEN = new Set(['constructor', '__proto__', 'prototype', 'toHandle', 'then']);
@@ -41,7 +43,8 @@ export function checkTypeid(typeid: unknown): string {
 /** Checks an `exposed` list: method names, none of the forbidden ones. */
 export function checkExposed(exposed: unknown): readonly string[] | null {
   if (exposed === undefined || exposed === null) return null;
-  if (!Array.isArray(exposed)) throw new TypeError(`exposed must be an array of method names (got ${describe(exposed)})`);
+  if (!Array.isArray(exposed))
+    throw new TypeError(`exposed must be an array of method names (got ${describe(exposed)})`);
   for (const name of exposed) {
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`exposed must hold method names (got ${describe(name)})`);
@@ -85,4 +88,27 @@ export function publicMethods(obj: unknown): string[] {
     }
   }
   return [...names];
+}
+
+/** The registry of a manager class, its own (copied from its parent at the first registration). */
+export function ownRegistry(cls: object): Map<string, TypeSpec> {
+  let registry = registries.get(cls);
+  if (registry === undefined) {
+    registry = new Map([...registryOf(Object.getPrototypeOf(cls) as object)].map((spec) => [spec.typeid, spec]));
+    registries.set(cls, registry);
+  }
+  return registry;
+}
+
+/** The types a manager class serves, its parents' included. */
+export function registryOf(cls: object): Iterable<TypeSpec> {
+  for (
+    let at: object | null = cls;
+    at !== null && at !== Function.prototype;
+    at = Object.getPrototypeOf(at) as object | null
+  ) {
+    const registry = registries.get(at);
+    if (registry !== undefined) return registry.values();
+  }
+  return [];
 }

@@ -6,6 +6,7 @@
 // a half-written one is dropped, then everything it held is given back (ClientState.drop).
 import type { Connection } from '../connection/index.js';
 import { deserialize, serialize, serializeWith } from '../serialize.js';
+import { T_HANDLE } from '../serialize-format.js';
 import { ClientState } from './call.js';
 import { ChannelEnd } from './channel.js';
 import { withoutKeys } from './keys.js';
@@ -21,7 +22,7 @@ import {
   type HelloReply,
   type TypeDescription,
 } from './protocol.js';
-import { checkNetworkMessage } from './wire-guard.js';
+import { checkNetworkMessage, holdsHandle } from './wire-guard.js';
 
 const WAKE = Buffer.from([Doorbell.Wake]);
 const CLOSING = Buffer.from([Doorbell.Closing]);
@@ -32,7 +33,11 @@ const BATCH = 64;
 export interface ConnectionHost {
   readonly maxMessageBytes: number;
   readonly local: boolean;
+  /** Settles once every kind of handle can be revived (requests are decoded after it). */
+  readonly ready: Promise<unknown>;
   types(): Record<string, TypeDescription>;
+  /** A request revived live handles (a Lock put in a dict): the server closes them at shutdown. */
+  adopt(value: unknown): void;
   /** Carries out one decoded request. */
   handle(connection: ServerConnection, request: unknown[]): void;
   /** A channel connection has work: spin for a while. */
@@ -68,6 +73,7 @@ export class ServerConnection {
   async run(): Promise<void> {
     try {
       await this.#hello();
+      await this.#host.ready;
       const limit = this.#channel === undefined ? this.#host.maxMessageBytes : 1;
       for (;;) {
         const frame = await this.#socket.recvBytes(limit);
@@ -121,7 +127,14 @@ export class ServerConnection {
   #decode(bytes: Uint8Array): unknown[] {
     if (this.client.network) checkNetworkMessage(bytes, MAX_NETWORK_DEPTH);
     const request = deserialize(bytes);
-    if (!Array.isArray(request) || request.length < 3 || !Number.isInteger(request[0]) || !Number.isInteger(request[1])) {
+    // memchr first: most requests hold no handle, and the walk is only for those that may.
+    if (!this.client.network && bytes.indexOf(T_HANDLE) >= 0 && holdsHandle(bytes)) this.#host.adopt(request);
+    if (
+      !Array.isArray(request) ||
+      request.length < 3 ||
+      !Number.isInteger(request[0]) ||
+      !Number.isInteger(request[1])
+    ) {
       throw protocolError('a request is not [id, op, ...]');
     }
     return request;
@@ -201,10 +214,11 @@ export class ServerConnection {
 
   /** The server is shutting down: tell the client (so its calls reject with Closed), then hang up. */
   async close(): Promise<void> {
-    if (this.#channel !== undefined) {
-      const last = this.#socket.sendBytes(CLOSING).catch(() => {});
-      await Promise.race([last, new Promise((resolve) => setTimeout(resolve, 200))]);
-    }
+    // A one-byte frame: never a reply, which is at least two bytes (format version, value).
+    const last = this.#socket.sendBytes(CLOSING).catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([last, new Promise((resolve) => (timer = setTimeout(resolve, 200)))]);
+    clearTimeout(timer);
     this.#socket.close();
   }
 

@@ -11,14 +11,18 @@ export async function serveManager(config: ServerConfig, startupName: string): P
   process.on('SIGINT', () => {});
   // A user type's stray rejection must not take every client's objects down with the server.
   process.on('unhandledRejection', (reason) => {
-    process.stderr.write(`multiproc manager server: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`);
+    process.stderr.write(
+      `multiproc manager server: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`,
+    );
   });
   const startup = Startup.open(startupName);
   let server: ManagerServer;
   try {
-    // Every kind of handle a local client may send (a Queue in a dict) must be revivable here.
-    await import('../index.js');
-    server = new ManagerServer(config);
+    // Every kind of handle a local client may send (a Queue in a dict) must be revivable here:
+    // loaded while the first client connects and authenticates.
+    const everything = import('../index.js');
+    everything.catch(() => {});
+    server = new ManagerServer(config, everything);
     const address = server.listen();
     startup.listening(typeof address === 'string' ? 0 : address.port);
   } catch (error) {

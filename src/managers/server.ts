@@ -10,33 +10,19 @@
 import { loadTarget } from '../child.js';
 import { Listener, type Address, type Connection } from '../connection/index.js';
 import { AuthenticationError, ProcessError, SerializationError } from '../errors.js';
+import { isShareable } from '../handles.js';
 import { deserialize, serialize } from '../serialize.js';
 import { BUILTINS } from './builtins/index.js';
 import { CallContext, ClientState, runAs } from './call.js';
-import { Op, protocolError, Status, type ProxyToken, type ProxyTransport, type TypeDescription } from './protocol.js';
+import { Op, protocolError, Status, type ProxyTransport, type TypeDescription } from './protocol.js';
 import { BaseProxy, setLocalServer } from './proxy.js';
-import { publicMethods, type ServerConfig, type TypeSpec } from './registry.js';
+import type { ServerConfig, TypeSpec } from './registry.js';
+import { Referents, type Referent } from './referents.js';
 import { ServerConnection, type ConnectionHost } from './server-connection.js';
-import { spinAllowed } from './spin.js';
+import { ChannelPoller } from './poller.js';
 
 /** Concurrent accepts: a peer that stalls its handshake holds up only one of them. */
 const ACCEPTORS = 4;
-/** Poll the channels in bursts of this long (ms), and for this long after the last request. */
-const BURST = 0.02;
-const SPIN = 0.1;
-
-interface Referent {
-  readonly id: number;
-  readonly spec: TypeSpec;
-  readonly obj: unknown;
-  readonly exposed: ReadonlySet<string>;
-  readonly exposedList: readonly string[];
-  readonly proxytype: string;
-  /** Holds of client connections (proxy objects that own one). */
-  holds: number;
-  /** A proxy of it was serialized: it lives until shutdown. */
-  pinned: boolean;
-}
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -56,26 +42,29 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 export class ManagerServer implements ConnectionHost {
   readonly maxMessageBytes: number;
   readonly local: boolean;
+  readonly ready: Promise<unknown>;
   readonly #config: ServerConfig;
   readonly #types = new Map<string, TypeSpec>();
   readonly #factories = new Map<string, Promise<Callable>>();
-  readonly #referents = new Map<number, Referent>();
-  readonly #ids = new Map<unknown, number>();
+  readonly #referents = new Referents();
   readonly #connections = new Set<ServerConnection>();
+  readonly #served = new Set<Promise<void>>();
+  readonly #adopted = new Set<WeakRef<{ close(): void }>>();
+  readonly #forgetAdopted = new FinalizationRegistry<WeakRef<{ close(): void }>>((ref) => this.#adopted.delete(ref));
+  readonly #poller = new ChannelPoller(this.#connections, () => this.#state === 'serving');
   readonly #self = new ClientState(0, 'the server', false);
   readonly #transport: ProxyTransport;
-  #nextId = 1;
   #listener: Listener | undefined;
   #address: Address;
   #state: 'new' | 'serving' | 'closing' | 'closed' = 'new';
-  #spinning = false;
-  #lastWork = 0;
   #resolveDone!: () => void;
   /** Settles once the server has shut down. */
   readonly done: Promise<void> = new Promise((resolve) => (this.#resolveDone = resolve));
 
-  constructor(config: ServerConfig) {
+  /** `ready`: requests wait for it (the server process loads every handle kind meanwhile). */
+  constructor(config: ServerConfig, ready: Promise<unknown> = Promise.resolve()) {
     this.#config = config;
+    this.ready = ready;
     this.#address = config.address;
     this.maxMessageBytes = config.maxMessageBytes;
     this.local = typeof config.address === 'string';
@@ -85,10 +74,10 @@ export class ManagerServer implements ConnectionHost {
       }
       this.#types.set(spec.typeid, spec);
     }
-    const server = this;
+    const address = (): Address => this.#address;
     this.#transport = {
       get address() {
-        return server.#address;
+        return address();
       },
       call: (id, method, args) => this.#callDirect(id, method, args),
       release: () => {},
@@ -129,7 +118,9 @@ export class ManagerServer implements ConnectionHost {
       }
       const connection = new ServerConnection(this, socket);
       this.#connections.add(connection);
-      void connection.run();
+      const served = connection.run();
+      this.#served.add(served);
+      void served.then(() => this.#served.delete(served));
     }
   }
 
@@ -140,8 +131,20 @@ export class ManagerServer implements ConnectionHost {
     this.#listener?.close();
     setLocalServer(this.#address, undefined);
     await Promise.all([...this.#connections].map((connection) => connection.close()));
+    // Each connection's end unmaps its channel: done before this process may exit, so that the
+    // last side to let go of a channel (maybe the client, maybe us) removes it.
+    await Promise.all(this.#served);
+    // Shared objects clients handed us (a Lock in a dict) are let go of now, so that the last
+    // process to hold one (maybe this one, about to exit) removes it.
+    for (const ref of this.#adopted) {
+      try {
+        ref.deref()?.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#adopted.clear();
     this.#referents.clear();
-    this.#ids.clear();
     this.#state = 'closed';
     this.#resolveDone();
   }
@@ -157,15 +160,34 @@ export class ManagerServer implements ConnectionHost {
     return out;
   }
 
+  adopt(value: unknown): void {
+    const seen = new Set<object>();
+    const visit = (item: unknown, depth: number): void => {
+      if (typeof item !== 'object' || item === null || seen.has(item) || depth > 64) return;
+      seen.add(item);
+      if (item instanceof BaseProxy) return;
+      if (isShareable(item)) {
+        if (typeof (item as { close?: unknown }).close === 'function') {
+          const ref = new WeakRef(item as { close(): void });
+          this.#adopted.add(ref);
+          this.#forgetAdopted.register(item, ref);
+        }
+        return;
+      }
+      const children =
+        item instanceof Map
+          ? [...item.keys(), ...item.values()]
+          : item instanceof Set
+            ? [...item]
+            : Object.values(item);
+      for (const child of children) visit(child, depth + 1);
+    };
+    visit(value, 0);
+  }
+
   forget(connection: ServerConnection): void {
     this.#connections.delete(connection);
-    for (const [id, count] of connection.client.holds) {
-      const referent = this.#referents.get(id);
-      if (referent === undefined) continue;
-      referent.holds -= count;
-      this.#maybeFree(referent);
-    }
-    connection.client.holds.clear();
+    this.#referents.releaseAll(connection.client);
   }
 
   handle(connection: ServerConnection, request: unknown[]): void {
@@ -176,12 +198,9 @@ export class ManagerServer implements ConnectionHost {
       case Op.Create:
         return this.#create(connection, reqId, request[2], request[3]);
       case Op.Decref:
-        return this.#decref(connection.client, request[2]);
-      case Op.Pin: {
-        const referent = this.#referents.get(request[2] as number);
-        if (referent !== undefined) referent.pinned = true;
-        return;
-      }
+        return this.#referents.decref(connection.client, request[2]);
+      case Op.Pin:
+        return this.#referents.pin(request[2]);
       case Op.Cancel:
         connection.client.cancels.get(request[2] as number)?.abort();
         return;
@@ -200,9 +219,21 @@ export class ManagerServer implements ConnectionHost {
     if (failure !== undefined) return connection.reply(reqId, Status.Error, failure);
     const { obj } = referent!;
     const fn = (obj as Record<string, Callable>)[method as string]!;
-    this.#invoke(connection, reqId, () => fn.apply(obj, args as unknown[]), (value) =>
-      this.#result(connection.client, referent!, method as string, value),
-    );
+    // The common case inline, without closures: a method that returns a plain value at once.
+    const context = new CallContext(connection.client, reqId);
+    let result: unknown;
+    try {
+      result = runAs(context, fn, obj, args as unknown[]);
+    } catch (error) {
+      context.done();
+      return connection.reply(reqId, Status.Error, error);
+    }
+    const answer = (value: unknown): [Status, unknown] =>
+      this.#result(connection.client, referent!, method as string, value);
+    if (isThenable(result)) return this.#settle(connection, reqId, context, result, answer);
+    context.done();
+    if (referent!.spec.methodToTypeid == null) return this.#answer(connection, reqId, Status.Ok, result);
+    this.#answerWith(connection, reqId, () => answer(result));
   }
 
   #check(referent: Referent | undefined, id: unknown, method: unknown, args: unknown): Error | undefined {
@@ -235,19 +266,27 @@ export class ManagerServer implements ConnectionHost {
     const context = new CallContext(connection.client, reqId);
     let result: unknown;
     try {
-      result = runAs(context, run);
+      result = runAs(context, run, undefined, []);
     } catch (error) {
       context.done();
       return connection.reply(reqId, Status.Error, error);
     }
-    if (!isThenable(result)) {
-      context.done();
-      return this.#answer(connection, reqId, () => answer(result));
-    }
+    if (isThenable(result)) return this.#settle(connection, reqId, context, result, answer);
+    context.done();
+    this.#answerWith(connection, reqId, () => answer(result));
+  }
+
+  #settle(
+    connection: ServerConnection,
+    reqId: number,
+    context: CallContext,
+    result: PromiseLike<unknown>,
+    answer: (value: unknown) => [Status, unknown],
+  ): void {
     result.then(
       (value) => {
         context.done();
-        this.#answer(connection, reqId, () => answer(value));
+        this.#answerWith(connection, reqId, () => answer(value));
         if (connection.channel !== undefined) this.kick();
       },
       (error: unknown) => {
@@ -258,9 +297,19 @@ export class ManagerServer implements ConnectionHost {
     );
   }
 
-  #answer(connection: ServerConnection, reqId: number, answer: () => [Status, unknown]): void {
+  #answerWith(connection: ServerConnection, reqId: number, answer: () => [Status, unknown]): void {
+    let status: Status;
+    let value: unknown;
     try {
-      const [status, value] = answer();
+      [status, value] = answer();
+    } catch (error) {
+      return connection.reply(reqId, Status.Error, error);
+    }
+    this.#answer(connection, reqId, status, value);
+  }
+
+  #answer(connection: ServerConnection, reqId: number, status: Status, value: unknown): void {
+    try {
       connection.reply(reqId, status, value);
     } catch (error) {
       // The result cannot travel (a function, a class instance that is not registered...).
@@ -274,8 +323,9 @@ export class ManagerServer implements ConnectionHost {
     const typeid = referent.spec.methodToTypeid?.[method];
     if (typeid === undefined) return [Status.Ok, value];
     const spec = this.#types.get(typeid);
-    if (spec === undefined) throw new TypeError(`methodToTypeid names ${JSON.stringify(typeid)}, which is not registered`);
-    return [Status.Proxy, this.#register(spec, value, client)];
+    if (spec === undefined)
+      throw new TypeError(`methodToTypeid names ${JSON.stringify(typeid)}, which is not registered`);
+    return [Status.Proxy, this.#referents.register(spec, value, client)];
   }
 
   #create(connection: ServerConnection, reqId: number, typeid: unknown, args: unknown): void {
@@ -288,19 +338,23 @@ export class ManagerServer implements ConnectionHost {
         new TypeError(`this manager has no type ${JSON.stringify(typeid)} (registered: ${known})`),
       );
     }
-    if (!Array.isArray(args)) return connection.reply(reqId, Status.Error, protocolError('create arguments are not an array'));
+    if (!Array.isArray(args))
+      return connection.reply(reqId, Status.Error, protocolError('create arguments are not an array'));
     const client = connection.client;
     this.#invoke(
       connection,
       reqId,
       () => this.#make(spec, args, client),
-      (obj) => [Status.Proxy, this.#register(spec, obj, client)],
+      (obj) => [Status.Proxy, this.#referents.register(spec, obj, client)],
     );
   }
 
   #make(spec: TypeSpec, args: unknown[], client: ClientState): unknown {
-    if (spec.builtin !== undefined) return BUILTINS[spec.builtin]!.make(args, client, (value) => this.#referentOf(value));
-    return this.#factory(spec).then((fn) => (isClass(fn) ? new (fn as unknown as new (...a: unknown[]) => unknown)(...args) : fn(...args)));
+    if (spec.builtin !== undefined)
+      return BUILTINS[spec.builtin]!.make(args, client, (value) => this.#referentOf(value));
+    return this.#factory(spec).then((fn) =>
+      isClass(fn) ? new (fn as unknown as new (...a: unknown[]) => unknown)(...args) : fn(...args),
+    );
   }
 
   #factory(spec: TypeSpec): Promise<Callable> {
@@ -315,51 +369,6 @@ export class ManagerServer implements ConnectionHost {
       this.#factories.set(spec.typeid, factory);
     }
     return factory;
-  }
-
-  /** Makes `obj` a referent (the same object keeps its id) and gives `client` a hold on it. */
-  #register(spec: TypeSpec, obj: unknown, client: ClientState): ProxyToken {
-    const known = (typeof obj === 'object' && obj !== null) || typeof obj === 'function' ? this.#ids.get(obj) : undefined;
-    let referent = known === undefined ? undefined : this.#referents.get(known);
-    if (referent === undefined) {
-      const builtin = spec.builtin === undefined ? undefined : BUILTINS[spec.builtin]!;
-      const exposedList = builtin?.exposed ?? spec.exposed ?? publicMethods(obj);
-      referent = {
-        id: this.#nextId++,
-        spec,
-        obj,
-        exposed: new Set(exposedList),
-        exposedList,
-        proxytype: builtin?.proxytype ?? 'Auto',
-        holds: 0,
-        pinned: false,
-      };
-      this.#referents.set(referent.id, referent);
-      if (known === undefined && ((typeof obj === 'object' && obj !== null) || typeof obj === 'function')) {
-        this.#ids.set(obj, referent.id);
-      }
-    }
-    referent.holds++;
-    client.holds.set(referent.id, (client.holds.get(referent.id) ?? 0) + 1);
-    const { id, proxytype } = referent;
-    return { typeid: referent.spec.typeid, id, proxytype, exposed: proxytype === 'Auto' ? referent.exposedList : null };
-  }
-
-  #decref(client: ClientState, id: unknown): void {
-    const count = client.holds.get(id as number);
-    if (count === undefined) return;
-    if (count <= 1) client.holds.delete(id as number);
-    else client.holds.set(id as number, count - 1);
-    const referent = this.#referents.get(id as number);
-    if (referent === undefined) return;
-    referent.holds--;
-    this.#maybeFree(referent);
-  }
-
-  #maybeFree(referent: Referent): void {
-    if (referent.pinned || referent.holds > 0) return;
-    this.#referents.delete(referent.id);
-    if (this.#ids.get(referent.obj) === referent.id) this.#ids.delete(referent.obj);
   }
 
   /** An in-server proxy (a proxy of this server revived here) as the object it stands for. */
@@ -380,7 +389,7 @@ export class ManagerServer implements ConnectionHost {
     const context = new CallContext(this.#self, 0);
     try {
       const obj = referent!.obj as Record<string, Callable>;
-      const result = runAs(context, () => obj[method]!.apply(obj, deserialize(serialize(args)) as unknown[]));
+      const result = runAs(context, obj[method]!, obj, deserialize(serialize(args)) as unknown[]);
       return Promise.resolve(result).then((value) => deserialize(serialize(value)));
     } catch (error) {
       return Promise.reject(error);
@@ -399,53 +408,13 @@ export class ManagerServer implements ConnectionHost {
     void this.shutdown();
   }
 
-  // ---- polling the channels ----
+  // ---- polling the channels (poller.ts) ----
 
-  /** Local clients are active: poll their channels for a while (or sleep, see spin.ts). */
   kick(): void {
-    if (this.#spinning || this.#state !== 'serving') return;
-    if (!spinAllowed()) return this.#sleep();
-    this.#spinning = true;
-    this.#lastWork = performance.now();
-    setImmediate(this.#burst);
-  }
-
-  /** Raises every channel's flag, then looks once more (channel.ts); work found: a new turn. */
-  #sleep(): void {
-    for (const connection of this.#connections) connection.channel?.sleep();
-    if (this.#pumpAll() === 0) return;
-    for (const connection of this.#connections) connection.channel?.wake();
-    setImmediate(() => this.wakeAll());
+    this.#poller.kick();
   }
 
   wakeAll(): void {
-    for (const connection of this.#connections) connection.channel?.wake();
-    if (this.#pumpAll() > 0) this.#lastWork = performance.now();
-    this.kick();
+    this.#poller.wakeAll();
   }
-
-  #pumpAll(): number {
-    let taken = 0;
-    for (const connection of this.#connections) taken += connection.pump();
-    return taken;
-  }
-
-  readonly #burst = (): void => {
-    if (this.#state !== 'serving') {
-      this.#spinning = false;
-      return;
-    }
-    const start = performance.now();
-    let now = start;
-    while (now - start < BURST && spinAllowed()) {
-      if (this.#pumpAll() > 0) this.#lastWork = performance.now();
-      now = performance.now();
-    }
-    if (now - this.#lastWork < SPIN && spinAllowed()) {
-      setImmediate(this.#burst);
-      return;
-    }
-    this.#spinning = false;
-    this.#sleep();
-  };
 }

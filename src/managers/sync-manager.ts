@@ -5,22 +5,18 @@ import type { ElementOf } from '../sharedctypes/typecodes.js';
 import { checkOptionsBag, describe } from '../util.js';
 import { addType, BaseManager, type BaseManagerOptions } from './base-manager.js';
 import { BUILTINS } from './builtins/index.js';
+import type { ArrayProxy, DictProxy, ListProxy, NamespaceProxy, ValueProxy } from './proxies.js';
 import type {
-  ArrayProxy,
   BarrierProxy,
   BoundedSemaphoreProxy,
   ConditionProxy,
-  DictProxy,
   EventProxy,
   JoinableQueueProxy,
-  ListProxy,
   LockProxy,
-  NamespaceProxy,
   QueueProxy,
   RLockProxy,
   SemaphoreProxy,
-  ValueProxy,
-} from './proxies.js';
+} from './sync-proxies.js';
 
 /** Options of `manager.Barrier(parties, options)`. */
 export interface ManagerBarrierOptions {
@@ -42,7 +38,9 @@ const listOf = (value: unknown): unknown =>
  */
 export class SyncManager extends BaseManager {
   /** A Map-like dict, optionally filled from an object, a Map or [key, value] pairs. */
-  dict<K = string, V = unknown>(init?: Record<string, V> | Map<K, V> | Iterable<readonly [K, V]>): Promise<DictProxy<K, V>> {
+  dict<K = string, V = unknown>(
+    init?: Record<string, V> | Map<K, V> | Iterable<readonly [K, V]>,
+  ): Promise<DictProxy<K, V>> {
     return this.create('dict', ...optional(init instanceof Map ? init : listOf(init)));
   }
 

@@ -46,6 +46,20 @@ function refuse(why: string): never {
  * not a well-formed message. Costs one pass over the bytes, no allocation.
  */
 export function checkNetworkMessage(bytes: Uint8Array, maxDepth: number): void {
+  walk(bytes, maxDepth, true);
+}
+
+/** True when a (local, trusted) message holds a live handle; false also when it is malformed. */
+export function holdsHandle(bytes: Uint8Array): boolean {
+  try {
+    return walk(bytes, Infinity, false);
+  } catch {
+    return false;
+  }
+}
+
+function walk(bytes: Uint8Array, maxDepth: number, refuseHandles: boolean): boolean {
+  let found = false;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.byteLength;
   let at = 0;
@@ -168,9 +182,13 @@ export function checkNetworkMessage(bytes: Uint8Array, maxDepth: number): void {
         string();
         return value(depth + 1);
       case T_HANDLE:
-        return refuse(
-          'it holds a live handle (a Queue, Lock, proxy, ...): handles are accepted only from local (Unix-socket) clients',
-        );
+        if (refuseHandles) {
+          refuse(
+            'it holds a live handle (a Queue, Lock, proxy, ...): handles are accepted only from local (Unix-socket) clients',
+          );
+        }
+        found = true;
+        return value(depth + 1);
       default:
         return refuse(`unknown tag ${tag}`);
     }
@@ -179,4 +197,5 @@ export function checkNetworkMessage(bytes: Uint8Array, maxDepth: number): void {
   if (u8() !== FORMAT_VERSION) refuse('unsupported format version');
   value(0);
   if (at !== end) refuse('bytes are left over after the value');
+  return found;
 }

@@ -14,6 +14,7 @@
 import { native } from '../binding.js';
 import { CorruptionError } from '../errors.js';
 import { DATA_OFFSET, Word } from './layout.js';
+import { newFrame, scratchOf, type Frame } from './protocol.js';
 import { MAX_MESSAGE_BYTES, SpscRing } from './spsc.js';
 
 // Ids for the native waiter, far from futex.ts's (which count up from 1).
@@ -110,12 +111,12 @@ export class Endpoint {
   }
 
   /**
-   * Calls `onMessage(data, start, end)` for every whole message the peer has published (bytes
-   * `data[start..end)`, valid during the call), then hands the room back. Returns how many
+   * Calls `onMessage(frame, start, end)` for every whole message the peer has published (bytes
+   * `start..end` of the frame, valid during the call), then hands the room back. Returns how many
    * messages there were. Throws CorruptionError when the ring is corrupt (the caller drops the
    * peer).
    */
-  receive(onMessage: (data: Buffer, start: number, end: number) => void): number {
+  receive(onMessage: (frame: Frame, start: number, end: number) => void): number {
     const ring = this.#in;
     let count = 0;
     try {
@@ -124,16 +125,21 @@ export class Endpoint {
         if (ring.continued || this.#parts.length > 0) {
           this.#partBytes += ring.length;
           if (this.#partBytes > MAX_MESSAGE_BYTES) throw new CorruptionError('a pool message is too long');
-          this.#parts.push(Buffer.from(ring.data.subarray(at, end)));
+          this.#parts.push(Buffer.from(ring.frame.bytes.subarray(at, end)));
           if (ring.continued) continue;
-          const whole = Buffer.concat(this.#parts, this.#partBytes);
+          const whole = newFrame(this.#partBytes);
+          let offset = 0;
+          for (const part of this.#parts) {
+            whole.bytes.set(part, offset);
+            offset += part.length;
+          }
           this.#parts = [];
           this.#partBytes = 0;
           count++;
-          onMessage(whole, 0, whole.length);
+          onMessage(whole, 0, offset);
         } else {
           count++;
-          onMessage(ring.data, at, end);
+          onMessage(ring.frame, at, end);
         }
       }
     } finally {
@@ -143,16 +149,32 @@ export class Endpoint {
   }
 
   /**
-   * Room for a message of `size` bytes written in place: returns where it goes in `outData`, or
+   * Room for a message of `size` bytes written in place: returns where it goes in `outFrame`, or
    * -1 (no room now, a backlog, or too big for one record: use `send`). `commit()` sends it.
    */
   reserve(size: number): number {
     return this.#outbox.length > 0 ? -1 : this.#out.reserve(size);
   }
 
-  /** The bytes `reserve` offsets point into. */
-  get outData(): Buffer {
-    return this.#out.data;
+  /** The frame `reserve` offsets point into. */
+  get outFrame(): Frame {
+    return this.#out.frame;
+  }
+
+  /**
+   * Sends a message of `size` bytes that `write(frame, at)` writes: in place in the ring when it
+   * fits there as one record, else through a scratch frame and the outbox.
+   */
+  sendWith(size: number, write: (frame: Frame, at: number) => void): void {
+    const at = this.reserve(size);
+    if (at >= 0) {
+      write(this.#out.frame, at);
+      this.commit();
+      return;
+    }
+    const scratch = scratchOf(size);
+    write(scratch, 0);
+    this.send(scratch.bytes.subarray(0, size));
   }
 
   /** Sends the message written after `reserve`. */

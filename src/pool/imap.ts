@@ -9,10 +9,10 @@
 // input and gives up the tasks still queued.
 import { AbortError } from '../errors.js';
 import { Deque } from './deque.js';
-import { chunkMode, encodeChunk, singleValue, type Encoded } from './jobs.js';
+import { chunkMode, encodeChunk, singleValue } from './jobs.js';
 import type { Mode } from './protocol.js';
 import type { PoolCore } from './scheduler.js';
-import { Task, type Job } from './tasks.js';
+import { Task, type Encoded, type Job } from './tasks.js';
 
 interface Entry {
   ok: boolean;
@@ -143,7 +143,7 @@ export class ImapIterator<R> implements AsyncIterableIterator<R>, Job {
       this.#record(index, { ok: false, value: error });
       return;
     }
-    const task = new Task(this, index, this.#settings.fnId, this.#mode, encoded.payload, encoded.handles);
+    const task = new Task(this, index, this.#settings.fnId, this.#mode, encoded);
     this.#tasks.add(task);
     this.#core.submit(task);
   }

@@ -3,10 +3,16 @@
 // outcomes into one outcome. Lazy jobs (imap) live in imap.ts.
 import { AbortError, SerializationError } from '../errors.js';
 import { handlesWritten, serialize } from '../serialize.js';
-import { newAsyncResult, settleResult, type AsyncResult, type ErrorCallback, type ResultCallback } from './async-result.js';
-import { Mode } from './protocol.js';
+import {
+  newAsyncResult,
+  settleResult,
+  type AsyncResult,
+  type ErrorCallback,
+  type ResultCallback,
+} from './async-result.js';
+import { allNumbers, Mode } from './protocol.js';
 import type { PoolCore } from './scheduler.js';
-import { Task, type Job } from './tasks.js';
+import { Task, type Encoded, type Job } from './tasks.js';
 
 /** How a job reacts to its AbortSignal. */
 export interface AbortOptions {
@@ -24,24 +30,33 @@ export function chunkMode(starmap: boolean, size: number): Mode {
 /** True when a task of `mode` returns one value rather than an array of them. */
 export const singleValue = (mode: Mode): boolean => mode === Mode.Apply || mode === Mode.Call1;
 
-/** A serialized payload, and whether it holds live handles. */
-export interface Encoded {
-  payload: Uint8Array;
-  handles: boolean;
-}
-
 /** Serializes a task's payload (`path` roots a SerializationError's path). */
 export function encode(value: unknown, path: string): Encoded {
   const before = handlesWritten();
-  const payload = serialize(value, path);
-  return { payload, handles: handlesWritten() !== before };
+  const bytes = serialize(value, path);
+  return { bytes, numbers: null, handles: handlesWritten() !== before };
 }
 
 /**
- * Serializes a chunk (or the single item of a chunk of one). A SerializationError names the
- * item's place in the whole input (`items[1234].cb`), not in the chunk.
+ * A task's payload: numbers travel as float64s (`items` is the caller's own copy), anything else
+ * through the serializer. A SerializationError names the item's place in the whole input
+ * (`items[1234].cb`), not in the chunk.
  */
-export function encodeChunk(items: readonly unknown[], mode: Mode, offset: number): Encoded {
+export function encodeChunk(items: unknown[], mode: Mode, offset: number): Encoded {
+  const first = items[0];
+  if (mode === Mode.Call1) {
+    if (typeof first === 'number') return { bytes: null, numbers: first, handles: false };
+  } else if (mode === Mode.Apply) {
+    if (Array.isArray(first) && first.length <= 16 && allNumbers(first)) {
+      return { bytes: null, numbers: first.slice(), handles: false };
+    }
+  } else if (mode === Mode.Map && allNumbers(items)) {
+    return { bytes: null, numbers: items as number[], handles: false };
+  }
+  return serializeChunk(items, mode, offset);
+}
+
+function serializeChunk(items: readonly unknown[], mode: Mode, offset: number): Encoded {
   try {
     return singleValue(mode) ? encode(items[0], 'items[0]') : encode(items, 'items');
   } catch (error) {
@@ -104,16 +119,20 @@ export class ApplyJob<R> extends SignalledJob<R> {
     options: AbortOptions & { callback?: ResultCallback<R>; errorCallback?: ErrorCallback },
   ) {
     super(core, options, options.callback, options.errorCallback);
-    const before = handlesWritten();
-    let payload: Uint8Array;
-    try {
-      payload = serialize(args, 'args');
-    } catch (error) {
-      this.finish(false, error);
-      return;
+    let payload: Encoded;
+    if (args.length === 1 && typeof args[0] === 'number') payload = { bytes: null, numbers: args[0], handles: false };
+    else if (args.length <= 16 && allNumbers(args))
+      payload = { bytes: null, numbers: args.slice() as number[], handles: false };
+    else {
+      try {
+        payload = encode(args, 'args');
+      } catch (error) {
+        this.finish(false, error);
+        return;
+      }
     }
     if (!this.arm()) return;
-    this.#task = new Task(this, 0, fnId, Mode.Apply, payload, handlesWritten() !== before);
+    this.#task = new Task(this, 0, fnId, Mode.Apply, payload);
     core.submit(this.#task);
   }
 
@@ -158,10 +177,7 @@ export class MapJob<R> extends SignalledJob<R[]> {
     }
     if (!this.arm()) return;
     this.#remaining = payloads.length;
-    for (let i = 0; i < payloads.length; i++) {
-      const { payload, handles } = payloads[i]!;
-      this.#tasks.push(new Task(this, i, fnId, mode, payload, handles));
-    }
+    for (let i = 0; i < payloads.length; i++) this.#tasks.push(new Task(this, i, fnId, mode, payloads[i]!));
     for (const task of this.#tasks) this.core.submit(task);
   }
 

@@ -70,7 +70,6 @@ export interface ImapOptions {
 type Fn = (...args: never[]) => unknown;
 type Result<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 type Item<F> = F extends (item: infer A) => unknown ? A : unknown;
-type Args<F> = F extends (...args: infer A) => unknown ? A : readonly unknown[];
 type Input<T> = Iterable<T> | AsyncIterable<T>;
 
 function checkIterable(iterable: unknown, what = 'iterable'): Input<unknown> {
@@ -118,8 +117,14 @@ export class Pool {
     const count = processes === undefined || processes === null ? cpuCount() : checkInteger(processes, 'processes', 1);
     if (!Array.isArray(initargs)) throw new TypeError(`initargs must be an array (got ${describe(initargs)})`);
     const maxTasks =
-      maxTasksPerChild === undefined || maxTasksPerChild === null ? 0 : checkInteger(maxTasksPerChild, 'maxTasksPerChild', 1);
-    if (initializer !== undefined && typeof initializer !== 'function' && (typeof initializer !== 'object' || initializer === null)) {
+      maxTasksPerChild === undefined || maxTasksPerChild === null
+        ? 0
+        : checkInteger(maxTasksPerChild, 'maxTasksPerChild', 1);
+    if (
+      initializer !== undefined &&
+      typeof initializer !== 'function' &&
+      (typeof initializer !== 'object' || initializer === null)
+    ) {
       throw new TypeError(`initializer must be a function or { module, name } (got ${describe(initializer)})`);
     }
     this.#core = new PoolCore({ processes: count, initializer, initargs: [...initargs], maxTasksPerChild: maxTasks });
@@ -131,7 +136,7 @@ export class Pool {
   }
 
   /** Runs `fn(...args)` in a worker and resolves with its value (rejects as AsyncResult#get). */
-  apply<F extends Fn>(fn: F, args?: Args<F>, options?: ApplyOptions<Result<F>>): Promise<Result<F>>;
+  apply<F extends Fn>(fn: F, args?: readonly unknown[], options?: ApplyOptions<Result<F>>): Promise<Result<F>>;
   apply<R = unknown>(fn: ModuleTarget, args?: readonly unknown[], options?: ApplyOptions<R>): Promise<R>;
   apply(fn: Target, args?: readonly unknown[], options?: ApplyOptions): Promise<unknown> {
     return rejecting(() => this.applyAsync(fn as ModuleTarget, args, options));
@@ -142,7 +147,7 @@ export class Pool {
    * options, Closed when the pool is closed. An argument that cannot travel rejects the result
    * with SerializationError.
    */
-  applyAsync<F extends Fn>(fn: F, args?: Args<F>, options?: ApplyOptions<Result<F>>): AsyncResult<Result<F>>;
+  applyAsync<F extends Fn>(fn: F, args?: readonly unknown[], options?: ApplyOptions<Result<F>>): AsyncResult<Result<F>>;
   applyAsync<R = unknown>(fn: ModuleTarget, args?: readonly unknown[], options?: ApplyOptions<R>): AsyncResult<R>;
   applyAsync(fn: Target, args: readonly unknown[] = [], options?: ApplyOptions): AsyncResult<unknown> {
     if (!Array.isArray(args)) throw new TypeError(`args must be an array (got ${describe(args)})`);
@@ -165,27 +170,44 @@ export class Pool {
   }
 
   /** As map, returning an AsyncResult (its callback gets the whole list). */
-  mapAsync<F extends Fn>(fn: F, iterable: Input<Item<F>>, options?: MapAsyncOptions<Result<F>>): AsyncResult<Result<F>[]>;
+  mapAsync<F extends Fn>(
+    fn: F,
+    iterable: Input<Item<F>>,
+    options?: MapAsyncOptions<Result<F>>,
+  ): AsyncResult<Result<F>[]>;
   mapAsync<R = unknown>(fn: ModuleTarget, iterable: Input<unknown>, options?: MapAsyncOptions<R>): AsyncResult<R[]>;
   mapAsync(fn: Target, iterable: Input<unknown>, options?: MapAsyncOptions): AsyncResult<unknown[]> {
     return this.#mapAsync(fn, iterable, options, false);
   }
 
   /** Like map, with each item an array of arguments: `fn(...item)`. */
-  starmap<F extends Fn>(fn: F, iterable: Input<Args<F>>, options?: MapOptions): Promise<Result<F>[]>;
+  starmap<F extends Fn>(fn: F, iterable: Input<readonly unknown[]>, options?: MapOptions): Promise<Result<F>[]>;
   starmap<R = unknown>(fn: ModuleTarget, iterable: Input<readonly unknown[]>, options?: MapOptions): Promise<R[]>;
   starmap(fn: Target, iterable: Input<readonly unknown[]>, options?: MapOptions): Promise<unknown[]> {
     return rejecting(() => this.#mapAsync(fn, iterable, options, true));
   }
 
   /** As starmap, returning an AsyncResult. */
-  starmapAsync<F extends Fn>(fn: F, iterable: Input<Args<F>>, options?: MapAsyncOptions<Result<F>>): AsyncResult<Result<F>[]>;
-  starmapAsync<R = unknown>(fn: ModuleTarget, iterable: Input<readonly unknown[]>, options?: MapAsyncOptions<R>): AsyncResult<R[]>;
+  starmapAsync<F extends Fn>(
+    fn: F,
+    iterable: Input<readonly unknown[]>,
+    options?: MapAsyncOptions<Result<F>>,
+  ): AsyncResult<Result<F>[]>;
+  starmapAsync<R = unknown>(
+    fn: ModuleTarget,
+    iterable: Input<readonly unknown[]>,
+    options?: MapAsyncOptions<R>,
+  ): AsyncResult<R[]>;
   starmapAsync(fn: Target, iterable: Input<readonly unknown[]>, options?: MapAsyncOptions): AsyncResult<unknown[]> {
     return this.#mapAsync(fn, iterable, options, true);
   }
 
-  #mapAsync(fn: Target, iterable: unknown, options: MapAsyncOptions | undefined, starmap: boolean): AsyncResult<unknown[]> {
+  #mapAsync(
+    fn: Target,
+    iterable: unknown,
+    options: MapAsyncOptions | undefined,
+    starmap: boolean,
+  ): AsyncResult<unknown[]> {
     checkOptionsBag(options);
     const chunksize = checkChunksize(options?.chunksize);
     checkAbort(options);
@@ -224,7 +246,11 @@ export class Pool {
 
   /** As imap, in the order tasks complete. */
   imapUnordered<F extends Fn>(fn: F, iterable: Input<Item<F>>, options?: ImapOptions): AsyncIterableIterator<Result<F>>;
-  imapUnordered<R = unknown>(fn: ModuleTarget, iterable: Input<unknown>, options?: ImapOptions): AsyncIterableIterator<R>;
+  imapUnordered<R = unknown>(
+    fn: ModuleTarget,
+    iterable: Input<unknown>,
+    options?: ImapOptions,
+  ): AsyncIterableIterator<R>;
   imapUnordered(fn: Target, iterable: Input<unknown>, options?: ImapOptions): AsyncIterableIterator<unknown> {
     return this.#imap(fn, iterable, options, false);
   }

@@ -12,9 +12,10 @@ import { Closed, CorruptionError, ProcessError, WorkerDiedError } from '../error
 import { deserialize } from '../serialize.js';
 import { prepareTarget, type Target } from '../target.js';
 import { Deque } from './deque.js';
-import { RESULT_HEADER, Status, ToPool } from './protocol.js';
+import { readNumbers, RESULT_HEADER, Status, ToPool, type Frame } from './protocol.js';
 import { WorkerSlot, type SlotHost } from './slot.js';
 import { remoteError, setCause, workerDied, type Task } from './tasks.js';
+import { singleValue } from './jobs.js';
 
 const MAX_WINDOW = 1024;
 /** Submissions of one tick are sent on the spot every this many (a power of two). */
@@ -64,6 +65,7 @@ export class PoolCore implements SlotHost {
   #respawnTimer: NodeJS.Timeout | undefined;
   readonly #keepAlive: NodeJS.Timeout;
   #joined: Promise<void> | undefined;
+  #ended = false;
   #resolveJoined: (() => void) | undefined;
   // Targets: one id per distinct target, sent to each worker once.
   readonly #targetJson: string[] = [];
@@ -140,7 +142,11 @@ export class PoolCore implements SlotHost {
   submit(task: Task): void {
     if (this.#state === 'terminated' || this.#state === 'broken') {
       task.done = true;
-      task.job.taskDone(task, false, this.#state === 'broken' ? this.#brokenError : new Closed('the pool was terminated'));
+      task.job.taskDone(
+        task,
+        false,
+        this.#state === 'broken' ? this.#brokenError : new Closed('the pool was terminated'),
+      );
       return;
     }
     if (this.#outstanding++ === 0) this.#keepAlive.ref();
@@ -175,7 +181,8 @@ export class PoolCore implements SlotHost {
 
   #finish(task: Task): void {
     task.done = true;
-    if (--this.#outstanding === 0) this.#keepAlive.unref();
+    // join() keeps the process alive until the workers are gone.
+    if (--this.#outstanding === 0 && this.#joined === undefined) this.#keepAlive.unref();
   }
 
   #settle(task: Task, ok: boolean, value: unknown): void {
@@ -241,7 +248,7 @@ export class PoolCore implements SlotHost {
     if (slot.exited) return;
     try {
       if (slot.endpoint.backlog) slot.endpoint.flush();
-      slot.endpoint.receive((data, start, end) => this.#message(slot, data, start, end));
+      slot.endpoint.receive((frame, start, end) => this.#message(slot, frame, start, end));
     } catch (error) {
       slot.failure ??= error;
       slot.kill();
@@ -251,40 +258,45 @@ export class PoolCore implements SlotHost {
     slot.park();
   }
 
-  #message(slot: WorkerSlot, data: Buffer, start: number, end: number): void {
-    if (data[start] === ToPool.InitFailed) {
-      slot.initError = this.#decode(data.subarray(start + 1, end), slot, false);
+  #message(slot: WorkerSlot, f: Frame, start: number, end: number): void {
+    const word = end - start >= RESULT_HEADER ? f.u32[start >>> 2]! : 0;
+    if ((word & 0xff) === ToPool.InitFailed) {
+      slot.initError = this.#decode(f.bytes.subarray(start + 8, end), slot, false);
       return;
     }
-    if (data[start] !== ToPool.Result || end - start < RESULT_HEADER) {
+    if ((word & 0xff) !== ToPool.Result || word >>> 17 !== 0) {
       throw new CorruptionError('a pool worker sent a malformed message');
     }
-    const seq = data.readUInt32LE(start + 1);
-    const status = data[start + 5];
-    const busy = data.readDoubleLE(start + 6);
+    const status = (word >>> 8) & 0xff;
+    const seq = f.u32[(start >>> 2) + 1]!;
+    const busy = f.f64[(start >>> 3) + 1]!;
     const task = slot.inflight.peek();
     if (task === undefined || task.seq !== seq) throw new CorruptionError('a pool worker answered out of order');
     slot.inflight.shift();
     slot.answered = true;
+    this.#deathsBeforeReady = 0;
     // Refill this worker before decoding the result, so that it never waits for the decoding.
     if (this.#pending.length > 0 && slot.inflight.length * 2 < this.#window) this.#dispatch();
-    this.#deathsBeforeReady = 0;
     if (busy >= 0 && busy < 1e9) {
       this.#avgMs = Number.isNaN(this.#avgMs) ? busy : this.#avgMs * 0.75 + busy * 0.25;
       this.#window = Math.max(1, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#avgMs, 1e-6))));
     }
     if (task.done) return; // cancelled, aborted or abandoned: nobody waits for it
-    const payload = data.subarray(start + RESULT_HEADER, end);
+    const from = start + RESULT_HEADER;
     if (status === Status.Ok) {
       let value: unknown;
       try {
-        value = deserialize(payload);
+        value =
+          (word & (1 << 16)) !== 0
+            ? readNumbers(f, from, end, singleValue(task.mode))
+            : deserialize(f.bytes.subarray(from, end));
       } catch (error) {
         return this.#settle(task, false, error);
       }
       return this.#settle(task, true, value);
     }
-    if (status === Status.Error) return this.#settle(task, false, this.#decode(payload, slot, true));
+    if (status === Status.Error)
+      return this.#settle(task, false, this.#decode(f.bytes.subarray(from, end), slot, true));
     // Skipped, but never cancelled: the worker is confused or hostile.
     throw new CorruptionError('a pool worker skipped a task it was not asked to skip');
   }
@@ -314,7 +326,7 @@ export class PoolCore implements SlotHost {
     slot.exited = true;
     if (slot.failure === undefined) {
       try {
-        slot.endpoint.receive((data, start, end) => this.#message(slot, data, start, end)); // what it published before dying counts
+        slot.endpoint.receive((frame, start, end) => this.#message(slot, frame, start, end)); // what it published before dying counts
       } catch (error) {
         slot.failure = error;
       }
@@ -325,7 +337,8 @@ export class PoolCore implements SlotHost {
     for (const task of slot.inflight.drain()) {
       if (task.done) continue;
       task.slot = null;
-      if (started !== 0 && !after(task.seq, started)) this.#settle(task, false, workerDied(slot.pid, exitCode, slot.failure));
+      if (started !== 0 && !after(task.seq, started))
+        this.#settle(task, false, workerDied(slot.pid, exitCode, slot.failure));
       else requeue.push(task);
     }
     for (let i = requeue.length - 1; i >= 0; i--) this.#pending.unshift(requeue[i]!);
@@ -410,7 +423,7 @@ export class PoolCore implements SlotHost {
       return Promise.reject(new ProcessError('join() needs close() or terminate() first (as in Python)'));
     }
     this.#joined ??= new Promise<void>((resolve) => (this.#resolveJoined = resolve));
-    this.#keepAlive.ref();
+    if (!this.#ended) this.#keepAlive.ref();
     this.#checkJoined();
     return this.#joined;
   }
@@ -418,6 +431,7 @@ export class PoolCore implements SlotHost {
   #checkJoined(): void {
     if (this.#state === 'running' || this.#slots.size > 0 || this.#disposing > 0) return;
     if (this.#state === 'closed' && (this.#pending.length > 0 || this.#feeds > 0)) return;
+    this.#ended = true;
     clearInterval(this.#keepAlive);
     live.delete(this);
     this.#resolveJoined?.();

@@ -6,7 +6,7 @@ import type { TargetSpec } from '../target.js';
 import { Deque } from './deque.js';
 import { Endpoint } from './endpoint.js';
 import { layoutBytes, POOL_SEGMENT, RESULT_RING_BYTES, TASK_RING_BYTES, Word } from './layout.js';
-import { encodeCancel, scratchOf, STOP_MESSAGE, tasksSize, writeDefine, writeTasks } from './protocol.js';
+import { payloadBytes, tasksSize, writeCancel, writeDefine, writeStop, writeTasks } from './protocol.js';
 import type { Task, TaskHolder } from './tasks.js';
 import type { WorkerDescriptor } from './worker.js';
 
@@ -121,45 +121,31 @@ export class WorkerSlot implements TaskHolder {
     let from = 0;
     let bytes = 0;
     for (let i = 0; i < tasks.length; i++) {
-      bytes += tasks[i]!.payload.length + 13;
+      bytes += payloadBytes(tasks[i]!);
       if (bytes >= MESSAGE_BYTES || i === tasks.length - 1) {
-        this.#sendBatch(tasks, from, i + 1);
-        from = i + 1;
+        const to = i + 1;
+        this.endpoint.sendWith(tasksSize(tasks, from, to), (frame, at) => writeTasks(frame, at, tasks, from, to));
+        from = to;
         bytes = 0;
       }
     }
     this.park();
   }
 
-  // Written straight into the ring when it fits there as one record.
-  #sendBatch(tasks: Task[], from: number, to: number): void {
-    const size = tasksSize(tasks, from, to);
-    const at = this.endpoint.reserve(size);
-    if (at >= 0) {
-      writeTasks(this.endpoint.outData, at, tasks, from, to);
-      this.endpoint.commit();
-      return;
-    }
-    const message = scratchOf(size);
-    writeTasks(message, 0, tasks, from, to);
-    this.endpoint.send(message.subarray(0, size));
-  }
-
   #define(fnId: number): void {
     const json = this.#host.targetJson(fnId);
-    const message = scratchOf(5 + Buffer.byteLength(json));
-    this.endpoint.send(message.subarray(0, writeDefine(message, 0, fnId, json)));
+    this.endpoint.sendWith(8 + Buffer.byteLength(json), (frame, at) => writeDefine(frame, at, fnId, json));
   }
 
   /** Asks the worker to skip `task` if it has not started it. */
   cancel(task: Task): void {
-    this.endpoint.send(encodeCancel(task.seq));
+    this.endpoint.sendWith(8, (frame, at) => writeCancel(frame, at, task.seq));
   }
 
   /** Asks the worker to exit once it has nothing left to run. */
   stop(): void {
     this.stopping = true;
-    this.endpoint.send(STOP_MESSAGE);
+    this.endpoint.sendWith(8, writeStop);
   }
 
   /** SIGKILL (the exit handler does the rest). */

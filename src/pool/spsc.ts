@@ -14,6 +14,7 @@
 // consistent, so a release); the consumer loads tail (an acquire) before reading them, and stores
 // head only once it no longer needs the bytes, which the producer loads before overwriting them.
 import { CorruptionError } from '../errors.js';
+import { frameOver, type Frame } from './protocol.js';
 
 const HEADER = 8;
 const CONTINUED = 1;
@@ -24,7 +25,8 @@ export const MAX_MESSAGE_BYTES = 0x7fffffff;
 /** One direction of a worker's channel, seen from one side. */
 export class SpscRing {
   /** The data area (records are read and written in place through it). */
-  readonly data: Buffer;
+  readonly frame: Frame;
+  readonly #bytes: Buffer;
   readonly #view: DataView;
   readonly #words: Int32Array;
   readonly #tailIndex: number;
@@ -47,7 +49,8 @@ export class SpscRing {
     if (capacity < 4096 || (capacity & (capacity - 1)) !== 0 || dataOffset + capacity > buffer.byteLength) {
       throw new CorruptionError(`a pool ring of ${capacity} bytes at ${dataOffset} does not fit its segment`);
     }
-    this.data = Buffer.from(buffer, dataOffset, capacity);
+    this.frame = frameOver(buffer, dataOffset, capacity);
+    this.#bytes = this.frame.bytes;
     this.#view = new DataView(buffer, dataOffset, capacity);
     this.#words = new Int32Array(buffer);
     this.#tailIndex = tailIndex;
@@ -63,7 +66,7 @@ export class SpscRing {
   // ---- producer ----
 
   /**
-   * Makes room for one record of `size` bytes (at most `maxRecord`) and returns where in `data`
+   * Makes room for one record of `size` bytes (at most `maxRecord`) and returns where in `frame`
    * its payload goes, or -1 when there is no room now. `commit()` publishes it.
    */
   reserve(size: number): number {
@@ -108,7 +111,7 @@ export class SpscRing {
       const at = this.reserve(size);
       if (at < 0) break;
       if (offset + size < length) this.#view.setUint32(at - 4, this.#view.getUint32(at - 4, true) | CONTINUED, true);
-      this.data.set(offset === 0 && size === length ? message : message.subarray(offset, offset + size), at);
+      this.#bytes.set(offset === 0 && size === length ? message : message.subarray(offset, offset + size), at);
       this.#tail = this.#reserved;
       offset += size;
       wrote = true;
@@ -140,7 +143,7 @@ export class SpscRing {
   }
 
   /**
-   * Reads the next record: returns where its payload starts in `data` (valid until `release()`)
+   * Reads the next record: returns where its payload starts in `frame` (valid until `release()`)
    * and sets `length` and `continued`; -1 when the ring is empty. Throws CorruptionError when
    * the ring does not hold what a producer writes.
    */

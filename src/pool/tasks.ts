@@ -6,6 +6,13 @@ import { constants } from 'node:os';
 import { RemoteError, SerializationError, TargetError, WorkerDiedError } from '../errors.js';
 import type { Mode } from './protocol.js';
 
+/** A task's payload as it will travel. */
+export interface Encoded {
+  bytes: Uint8Array | null;
+  numbers: number | number[] | null;
+  handles: boolean;
+}
+
 /** The call a task belongs to: told once per task whether it succeeded. */
 export interface Job {
   /** `ok`: `value` is the task's value; otherwise the error it failed with. */
@@ -24,8 +31,10 @@ export class Task {
   readonly index: number;
   readonly fnId: number;
   readonly mode: Mode;
-  /** The serialized arguments or items. */
-  readonly payload: Uint8Array;
+  /** The serialized arguments or items (null when they travel as `numbers`). */
+  readonly payload: Uint8Array | null;
+  /** Arguments or items that are all plain numbers (a copy), or the one number of a CALL1 task. */
+  readonly numbers: number | number[] | null;
   /** The payload holds live handles (the worker must load the library to revive them). */
   readonly handles: boolean;
   /** The worker it was sent to (null while it waits in the pool). */
@@ -34,13 +43,14 @@ export class Task {
   /** Settled, cancelled or abandoned: a result that still arrives is dropped. */
   done = false;
 
-  constructor(job: Job, index: number, fnId: number, mode: Mode, payload: Uint8Array, handles: boolean) {
+  constructor(job: Job, index: number, fnId: number, mode: Mode, payload: Encoded) {
     this.job = job;
-    this.handles = handles;
+    this.payload = payload.bytes;
+    this.numbers = payload.numbers;
+    this.handles = payload.handles;
     this.index = index;
     this.fnId = fnId;
     this.mode = mode;
-    this.payload = payload;
   }
 }
 

@@ -16,16 +16,21 @@ import { Deque } from './deque.js';
 import { Endpoint } from './endpoint.js';
 import { Word, WorkerState } from './layout.js';
 import {
-  encodeInitFailed,
+  allNumbers,
+  HANDLES,
   Mode,
+  NUMBERS,
+  readNumbers,
   readTasks,
   RESULT_HEADER,
   scratchOf,
   Status,
   ToWorker,
   truncated,
-  u32,
+  u32At,
+  writeInitFailed,
   writeResultHeader,
+  type Frame,
 } from './protocol.js';
 
 /** What a worker is started with (its Process argument). */
@@ -44,8 +49,8 @@ interface Loaded {
 }
 
 interface LocalTask {
-  seq: number;
-  fnId: number;
+  readonly seq: number;
+  readonly fnId: number;
   mode: Mode;
   /** Decoded arguments, or the bytes when the target's module (which may register classes) was not loaded yet. */
   args: unknown;
@@ -72,7 +77,8 @@ function withError<R>(thrown: unknown, use: (bytes: Uint8Array) => R): R {
   } catch {
     const e = thrown as { name?: unknown; message?: unknown; stack?: unknown } | null;
     const plain = new Error(typeof e?.message === 'string' ? e.message : safeString(thrown));
-    if (typeof e?.name === 'string') Object.defineProperty(plain, 'name', { value: e.name, configurable: true, writable: true });
+    if (typeof e?.name === 'string')
+      Object.defineProperty(plain, 'name', { value: e.name, configurable: true, writable: true });
     plain.stack = typeof e?.stack === 'string' ? e.stack : `${plain.name}: ${plain.message}`;
     return serializeWith(plain, use, 'error');
   }
@@ -106,11 +112,13 @@ class WorkerLoop {
   readonly #cancelled = new Set<number>();
   #lastStarted = 0;
   #stopping = false;
-  // The result being written by #writeOk (fields, so the hot path makes no closure).
+  /** When the task being run started (the end of the previous one, or of the last wait). */
+  #clock = 0;
+  // The result being written by #writeBytes (fields, so the hot path makes no closure).
   #seq = 0;
   #busy = 0;
-  readonly #onMessage = (data: Buffer, start: number, end: number): void => this.#message(data, start, end);
-  readonly #writeOk = (bytes: Uint8Array): boolean => this.#send(this.#seq, Status.Ok, this.#busy, bytes);
+  readonly #onMessage = (frame: Frame, start: number, end: number): void => this.#message(frame, start, end);
+  readonly #writeBytes = (bytes: Uint8Array): boolean => this.#send(this.#seq, Status.Ok, this.#busy, bytes);
 
   constructor(endpoint: Endpoint) {
     this.#endpoint = endpoint;
@@ -119,6 +127,7 @@ class WorkerLoop {
 
   async run(): Promise<void> {
     let lastYield = performance.now();
+    this.#clock = lastYield;
     for (;;) {
       if (this.#endpoint.hasData()) this.#endpoint.receive(this.#onMessage);
       const task = this.#queue.shift();
@@ -127,7 +136,7 @@ class WorkerLoop {
         const seen = this.#endpoint.prepare(true);
         if (seen >= 0) await this.#endpoint.park(seen);
         this.#endpoint.settle();
-        lastYield = performance.now();
+        lastYield = this.#clock = performance.now();
         continue;
       }
       let sent: boolean | Promise<void>;
@@ -139,20 +148,19 @@ class WorkerLoop {
       }
       // A sync target whose result fit in the ring costs no await at all.
       if (sent !== true) await (sent === false ? this.#drain() : sent);
-      const now = performance.now();
-      if (now - lastYield > YIELD_EVERY_MS) {
+      if (this.#clock - lastYield > YIELD_EVERY_MS) {
         // Tasks that never await would starve this process's own timers and I/O.
         await new Promise((resolve) => setImmediate(resolve));
-        lastYield = performance.now();
+        lastYield = this.#clock = performance.now();
       }
     }
   }
 
-  #message(data: Buffer, start: number, end: number): void {
-    switch (data[start]) {
+  #message(f: Frame, start: number, end: number): void {
+    switch (u32At(f, start >>> 2, end)) {
       case ToWorker.Define: {
-        const fnId = u32(data, start + 1, end);
-        const spec = checkSpec(JSON.parse(data.toString('utf8', start + 5, end)));
+        const fnId = u32At(f, (start >>> 2) + 1, end);
+        const spec = checkSpec(JSON.parse(f.bytes.toString('utf8', start + 8, end)));
         const loaded: Loaded = { spec, fn: undefined, promise: loadTarget(spec) };
         loaded.promise.then(
           (fn) => (loaded.fn = fn),
@@ -162,23 +170,11 @@ class WorkerLoop {
         return;
       }
       case ToWorker.Tasks:
-        return readTasks(data, start, end, (seq, fnId, mode, handles, from, to) => {
-          const task: LocalTask = { seq, fnId, mode, args: undefined, bytes: undefined, failure: undefined };
-          const payload = data.subarray(from, to);
-          if (handles) libraryLoading ??= import('../index.js'); // registers every handle kind
-          if (this.#targets.get(fnId)?.fn !== undefined && (!handles || libraryLoaded)) {
-            try {
-              task.args = deserialize(payload);
-            } catch (error) {
-              task.failure = { error };
-            }
-          } else {
-            task.bytes = Buffer.from(payload); // the ring's bytes are reused once released
-          }
-          this.#queue.push(task);
-        });
+        return readTasks(f, start, end, (seq, fnId, flags, from, to) =>
+          this.#queue.push(this.#task(f, seq, fnId, flags, from, to)),
+        );
       case ToWorker.Cancel: {
-        const seq = u32(data, start + 1, end);
+        const seq = u32At(f, (start >>> 2) + 1, end);
         if (after(seq, this.#lastStarted)) this.#cancelled.add(seq);
         return;
       }
@@ -190,6 +186,34 @@ class WorkerLoop {
     }
   }
 
+  #task(f: Frame, seq: number, fnId: number, flags: number, from: number, to: number): LocalTask {
+    let mode = (flags & 0xff) as Mode;
+    const task: LocalTask = { seq, fnId, mode, args: undefined, bytes: undefined, failure: undefined };
+    if ((flags & NUMBERS) !== 0) {
+      if (mode === Mode.Starmap) throw truncated();
+      const args = readNumbers(f, from, to, mode === Mode.Call1);
+      // fn(x) is a call of one argument however it was asked for.
+      if (mode === Mode.Apply && (args as number[]).length === 1) {
+        task.mode = mode = Mode.Call1;
+        task.args = (args as number[])[0];
+      } else task.args = args;
+      return task;
+    }
+    const payload = f.bytes.subarray(from, to);
+    const handles = (flags & HANDLES) !== 0;
+    if (handles) libraryLoading ??= import('../index.js'); // registers every handle kind
+    if (this.#targets.get(fnId)?.fn !== undefined && (!handles || libraryLoaded)) {
+      try {
+        task.args = deserialize(payload);
+      } catch (error) {
+        task.failure = { error };
+      }
+    } else {
+      task.bytes = Buffer.from(payload); // the ring's bytes are reused once released
+    }
+    return task;
+  }
+
   /** Runs a task and sends its result: true (sent), false (waits in the outbox), or a Promise. */
   #execute(task: LocalTask): boolean | Promise<void> {
     const loaded = this.#targets.get(task.fnId);
@@ -199,19 +223,19 @@ class WorkerLoop {
     return this.#call(task, loaded, loaded.fn, task.args);
   }
 
-  // The target's module is still loading, or the arguments wait for it (it may register classes).
+  // The target's module is still loading, or the arguments wait for it (it may register classes)
+  // or for the library (they hold live handles).
   async #executeLater(task: LocalTask, loaded: Loaded): Promise<void> {
-    let fn: Callable;
-    let args = task.args;
     let sent: boolean | Promise<void>;
     try {
-      fn = loaded.fn ?? (await loaded.promise);
+      const fn = loaded.fn ?? (await loaded.promise);
       if (libraryLoading !== undefined && !libraryLoaded) {
         await libraryLoading;
         libraryLoaded = true;
       }
       if (task.failure !== undefined) throw task.failure.error;
-      if (task.bytes !== undefined) args = deserialize(task.bytes);
+      const args = task.bytes !== undefined ? deserialize(task.bytes) : task.args;
+      this.#clock = performance.now();
       sent = this.#call(task, loaded, fn, args);
     } catch (error) {
       sent = this.#fail(task.seq, 0, error);
@@ -220,33 +244,44 @@ class WorkerLoop {
   }
 
   #call(task: LocalTask, loaded: Loaded, fn: Callable, args: unknown): boolean | Promise<void> {
-    const t0 = performance.now();
     let value: unknown;
     try {
       value = run(fn, task.mode, args);
     } catch (error) {
-      return this.#failExplained(task.seq, loaded, performance.now() - t0, error);
+      return this.#failExplained(task.seq, loaded, this.#elapsed(), error);
     }
-    if (isThenable(value)) return this.#settleLater(task.seq, loaded, t0, value);
-    return this.#ok(task.seq, performance.now() - t0, value);
+    if (isThenable(value)) return this.#settleLater(task, loaded, value);
+    return this.#ok(task.seq, task.mode, this.#elapsed(), value);
   }
 
-  async #settleLater(seq: number, loaded: Loaded, t0: number, pending: PromiseLike<unknown>): Promise<void> {
+  /** Milliseconds since the task began (by the clock the previous one stopped). */
+  #elapsed(): number {
+    const now = performance.now();
+    const busy = now - this.#clock;
+    this.#clock = now;
+    return busy;
+  }
+
+  async #settleLater(task: LocalTask, loaded: Loaded, pending: PromiseLike<unknown>): Promise<void> {
     let sent: boolean | Promise<void>;
     try {
       const value = await pending;
-      sent = this.#ok(seq, performance.now() - t0, value);
+      sent = this.#ok(task.seq, task.mode, this.#elapsed(), value);
     } catch (error) {
-      sent = this.#failExplained(seq, loaded, performance.now() - t0, error);
+      sent = this.#failExplained(task.seq, loaded, this.#elapsed(), error);
     }
     if (sent !== true) await (sent === false ? this.#drain() : sent);
   }
 
-  #ok(seq: number, busy: number, value: unknown): boolean {
+  #ok(seq: number, mode: Mode, busy: number, value: unknown): boolean {
+    if (typeof value === 'number') return this.#sendNumbers(seq, busy, value, null);
+    if (mode !== Mode.Apply && mode !== Mode.Call1 && allNumbers(value as unknown[])) {
+      return this.#sendNumbers(seq, busy, 0, value as number[]);
+    }
     this.#seq = seq;
     this.#busy = busy;
     try {
-      return serializeWith(value, this.#writeOk, 'result');
+      return serializeWith(value, this.#writeBytes, 'result');
     } catch (error) {
       return this.#fail(seq, busy, error); // a result that cannot travel fails this task only
     }
@@ -265,17 +300,28 @@ class WorkerLoop {
   #send(seq: number, status: Status, busy: number, payload: Uint8Array): boolean {
     const size = RESULT_HEADER + payload.length;
     const at = this.#endpoint.reserve(size);
-    if (at >= 0) {
-      const data = this.#endpoint.outData;
-      writeResultHeader(data, at, seq, status, busy);
-      data.set(payload, at + RESULT_HEADER);
-      this.#endpoint.commit();
-      return true;
-    }
-    const message = scratchOf(size);
-    writeResultHeader(message, 0, seq, status, busy);
-    message.set(payload, RESULT_HEADER);
-    return this.#endpoint.send(message.subarray(0, size));
+    const frame = at >= 0 ? this.#endpoint.outFrame : scratchOf(size);
+    const base = at >= 0 ? at : 0;
+    writeResultHeader(frame, base, seq, status, false, busy);
+    frame.bytes.set(payload, base + RESULT_HEADER);
+    if (at < 0) return this.#endpoint.send(frame.bytes.subarray(0, size));
+    this.#endpoint.commit();
+    return true;
+  }
+
+  /** A result of plain numbers (`one`, or the array `many`) as float64s. */
+  #sendNumbers(seq: number, busy: number, one: number, many: number[] | null): boolean {
+    const size = RESULT_HEADER + (many === null ? 8 : many.length * 8);
+    const at = this.#endpoint.reserve(size);
+    const frame = at >= 0 ? this.#endpoint.outFrame : scratchOf(size);
+    const base = at >= 0 ? at : 0;
+    writeResultHeader(frame, base, seq, Status.Ok, true, busy);
+    const d = (base + RESULT_HEADER) >>> 3;
+    if (many === null) frame.f64[d] = one;
+    else for (let k = 0; k < many.length; k++) frame.f64[d + k] = many[k]!;
+    if (at < 0) return this.#endpoint.send(frame.bytes.subarray(0, size));
+    this.#endpoint.commit();
+    return true;
   }
 
   /** Waits until the outbox has gone into the ring (the pool drains results as they come). */
@@ -346,8 +392,10 @@ export async function poolWorker(descriptor: WorkerDescriptor): Promise<void> {
         throw await explainTargetFailure(initializer, error);
       }
     } catch (error) {
-      const message = withError(error, (bytes) => encodeInitFailed(bytes));
-      endpoint.send(message); // best effort (it fits unless huge): the pool reads it at our exit
+      // Best effort (it fits unless huge): the pool reads it when we have exited.
+      withError(error, (bytes) =>
+        endpoint.sendWith(8 + bytes.length, (frame, at) => writeInitFailed(frame, at, bytes)),
+      );
       throw error;
     }
   }

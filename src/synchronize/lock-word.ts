@@ -83,26 +83,9 @@ export function spinBudget(): number {
   return spinIterations;
 }
 
-/**
- * True when JavaScript listens for a signal (other than SIGCHLD). A blocking wait interrupted by
- * a signal (EINTR) throws then, so the listener gets to run; otherwise the signal was one the
- * runtime handles itself (libuv's SIGCHLD whenever a child exits) and the wait simply goes on.
- */
-export function signalListened(): boolean {
-  for (const name of process.eventNames()) {
-    if (typeof name === 'string' && name.startsWith('SIG') && name !== 'SIGCHLD') return true;
-  }
-  return false;
-}
-
-/** waitWordSync, going on through EINTR unless JavaScript listens for signals (see signalListened). */
+/** waitWordSync: EINTR throws only when JavaScript listens for signals (see futex.ts). */
 export function parkSync(buffer: ArrayBuffer, byteOffset: number, expected: number, timeout: number): WaitResult {
-  try {
-    return waitWordSync(buffer, byteOffset, expected, timeout);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EINTR' && !signalListened()) return WaitResult.Interrupted;
-    throw error;
-  }
+  return waitWordSync(buffer, byteOffset, expected, timeout);
 }
 
 /** A lock word inside a segment: the word array, the word's index, and how to tell it closed. */

@@ -26,7 +26,7 @@ import {
   type SyncWaitOptions,
   type WaitOptions,
 } from '../util.js';
-import { signalListened } from './lock-word.js';
+import { signalListened } from '../futex.js';
 import { SEM_VALUE_MAX } from './semaphore.js';
 
 const HANDLE_VERSION = 1;

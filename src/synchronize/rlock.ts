@@ -51,12 +51,18 @@ import {
 export const RLOCK_KIND: SegmentKind = { tag: 'RLCK', version: 1, label: 'RLock' };
 
 const chains = new AsyncLocalStorage<ChainNode>();
+// Until some withLock enters `chains`, every caller is in the root chain: skip the lookups.
+let chainsEntered = false;
+
+function currentChain(): ChainNode | undefined {
+  return chainsEntered ? chains.getStore() : undefined;
+}
 // The chain holding each RLock this thread holds, by segment name; absent = the root chain.
 const holders = new Map<string, ChainNode>();
 
 function inChain(holder: ChainNode | undefined): boolean {
   if (holder === undefined) return true;
-  for (let node = chains.getStore(); node !== undefined; node = node.parent) if (node === holder) return true;
+  for (let node = currentChain(); node !== undefined; node = node.parent) if (node === holder) return true;
   return false;
 }
 
@@ -128,7 +134,7 @@ export class RLock extends SharedObject {
     const base = this.#base !== 0 ? this.#base : this.#me();
     const timeout = options === undefined ? Infinity : syncTimeoutOf(options);
     if (words.length === 0 || Atomics.load(words, 3) === 2) this.check();
-    const holder = chains.getStore();
+    const holder = currentChain();
     if (Atomics.compareExchange(words, WORD, 0, base) === 0) return this.#fresh(holder, Outcome.Acquired);
     const reentered = this.#reenter(base);
     if (reentered === true) return true;
@@ -140,7 +146,7 @@ export class RLock extends SharedObject {
   async acquire(options?: WaitOptions): Promise<boolean> {
     checkOptionsBag(options);
     checkSignal(options?.signal);
-    return this.#acquire(timeoutOf(options), options?.signal, chains.getStore());
+    return this.#acquire(timeoutOf(options), options?.signal, currentChain());
   }
 
   async #acquire(timeout: number, signal: AbortSignal | undefined, holder: ChainNode | undefined): Promise<boolean> {
@@ -182,7 +188,7 @@ export class RLock extends SharedObject {
     checkOptionsBag(options);
     checkSignal(options?.signal);
     const timeout = timeoutOf(options);
-    const current = chains.getStore();
+    const current = currentChain();
     const base = this.#me();
     this.check();
     if (this.#reenter(base) === true) {
@@ -195,6 +201,7 @@ export class RLock extends SharedObject {
     const node: ChainNode = { parent: current };
     if (!(await this.#acquire(timeout, options?.signal, node)))
       throw new TimeoutError(`${this.label} not acquired within the timeout`);
+    chainsEntered = true;
     return chains.run(node, async (): Promise<Awaited<T>> => {
       try {
         return await run(fn);
@@ -207,18 +214,29 @@ export class RLock extends SharedObject {
   /** The blocking twin of `withLock`; `fn` should be synchronous. */
   withLockSync<T>(fn: () => T): T {
     if (typeof fn !== 'function') checkFn(fn);
-    // The acquire and release fast paths, inline: this is the hot loop of shared counters.
+    // The acquire and release fast paths, inline: this is the hot loop of shared counters, and
+    // fewer calls matter most before the JIT has warmed up.
     const words = this.words;
     const base = this.#base;
     if (base !== 0 && words.length !== 0 && words[3] !== 2 && Atomics.compareExchange(words, WORD, 0, base) === 0) {
-      this.#fresh(chains.getStore(), Outcome.Acquired);
+      words[COUNT] = 1;
+      if (chainsEntered || holders.size !== 0) this.#fresh(currentChain(), Outcome.Acquired);
+      else this.#ownerDied = false;
     } else {
       this.acquireSync();
     }
     try {
       return fn();
     } finally {
-      this.release();
+      // release()'s own fast path: the count is cleared before the word, which the next owner
+      // may take at once.
+      const me = this.#base;
+      if (words[COUNT] === 1 && holders.size === 0 && (Atomics.load(words, WORD) & ~CONTENDED) === me) {
+        words[COUNT] = 0;
+        if (Atomics.compareExchange(words, WORD, me, 0) !== me) releaseWord(words, WORD, me);
+      } else {
+        this.release();
+      }
     }
   }
 

@@ -32,7 +32,8 @@ export function sameValue(a: unknown, b: unknown): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every(
-    (key) => Object.hasOwn(b, key) && sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
+    (key) =>
+      Object.hasOwn(b, key) && sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
   );
 }
 
@@ -299,7 +300,17 @@ function decodeElement(info: TypeInfo, raw: number | bigint): unknown {
 /** Python's manager Value: one typed value (checked as the shared Value checks it). */
 export class ManagedValue {
   static readonly exposed = ['get', 'set'];
-  readonly #cell: Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+  readonly #cell:
+    | Int8Array
+    | Uint8Array
+    | Int16Array
+    | Uint16Array
+    | Int32Array
+    | Uint32Array
+    | Float32Array
+    | Float64Array
+    | BigInt64Array
+    | BigUint64Array;
   readonly #info: TypeInfo;
 
   constructor(typecode: unknown, value?: unknown) {
@@ -327,7 +338,8 @@ export class ManagedArray {
     const info = typeInfo(typecode);
     this.#info = info;
     if (typeof init === 'number') {
-      if (!Number.isInteger(init) || init < 0) throw new RangeError(`length must be a non-negative integer (got ${init})`);
+      if (!Number.isInteger(init) || init < 0)
+        throw new RangeError(`length must be a non-negative integer (got ${init})`);
       this.#items = new info.array(init);
       return;
     }

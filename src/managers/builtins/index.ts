@@ -22,7 +22,8 @@ function barrier(args: unknown[], client: ClientState): Promise<ManagedBarrier> 
   const timeout = timeoutArg(options);
   const action = (options as { action?: unknown } | undefined)?.action;
   if (action === undefined || action === null) return new ManagedBarrier(parties, undefined, timeout);
-  if (client.network) throw new TypeError('a Barrier action cannot come from a network peer: it would run its code here');
+  if (client.network)
+    throw new TypeError('a Barrier action cannot come from a network peer: it would run its code here');
   if (typeof action !== 'object' || !['module', 'function'].includes((action as { kind?: unknown }).kind as string)) {
     throw new TypeError(`action must be a target (got ${describe(action)})`);
   }
@@ -34,7 +35,11 @@ function barrier(args: unknown[], client: ClientState): Promise<ManagedBarrier> 
 export const BUILTINS: Readonly<Record<string, BuiltinType>> = {
   dict: { proxytype: 'Dict', exposed: ManagedDict.exposed, make: (args) => new ManagedDict(args[0]) },
   list: { proxytype: 'List', exposed: ManagedList.exposed, make: (args) => new ManagedList(args[0]) },
-  Namespace: { proxytype: 'Namespace', exposed: ManagedNamespace.exposed, make: (args) => new ManagedNamespace(args[0]) },
+  Namespace: {
+    proxytype: 'Namespace',
+    exposed: ManagedNamespace.exposed,
+    make: (args) => new ManagedNamespace(args[0]),
+  },
   Queue: { proxytype: 'Queue', exposed: ManagedQueue.exposed, make: (args) => new ManagedQueue(args[0]) },
   JoinableQueue: {
     proxytype: 'JoinableQueue',

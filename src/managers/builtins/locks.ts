@@ -40,7 +40,9 @@ export class ManagedLock implements Releasable {
       return Acquired.Yes;
     }
     if (timeout <= 0) return Acquired.No;
-    return this.#waiters.wait(client, timeout, signal).then((outcome) => (outcome === TIMED_OUT ? Acquired.No : outcome));
+    return this.#waiters
+      .wait(client, timeout, signal)
+      .then((outcome) => (outcome === TIMED_OUT ? Acquired.No : outcome));
   }
 
   release(): void {
@@ -128,7 +130,9 @@ export class ManagedSemaphore implements Releasable {
     const { client, signal } = callContext();
     if (this.#value > 0) return this.#grant(client);
     if (timeout <= 0) return Acquired.No;
-    return this.#waiters.wait(client, timeout, signal).then((outcome) => (outcome === TIMED_OUT ? Acquired.No : outcome));
+    return this.#waiters
+      .wait(client, timeout, signal)
+      .then((outcome) => (outcome === TIMED_OUT ? Acquired.No : outcome));
   }
 
   release(n: unknown = 1): void {

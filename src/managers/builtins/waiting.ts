@@ -1,7 +1,7 @@
 // Server side of the manager's Condition, Event and Barrier.
 import { AbortError, BrokenBarrierError } from '../../errors.js';
 import { callContext, notOwner, TIMED_OUT, timeoutArg, WaitList } from '../call.js';
-import { Acquired, ManagedLock } from './locks.js';
+import { ManagedLock, type Acquired } from './locks.js';
 
 /** A condition variable over a manager Lock or RLock (a new RLock by default, as Python). */
 export class ManagedCondition {
