@@ -5,6 +5,7 @@
 //   apply  30k applyAsync(square, [i]) submitted at once, then every get()     goal >= 175 k/s
 //   imap   for await of imap(square, 60k items, { chunksize: 1 })              goal >= 330 k/s
 //   start  new Pool(2) until both workers ran a task; beside `node -e ''`      goal <= 1.2x node
+//          (also shown: two `node -e ''` at once, the floor when two cores are not free)
 // Prints the median of the rounds (default 5) and the figure of every round.
 import { spawn } from 'node:child_process';
 
@@ -82,6 +83,9 @@ const modes = {
     unit: 'x node -e (ms)',
     run: async () => {
       const node = await nodeStart();
+      const t1 = performance.now();
+      await Promise.all([nodeStart(), nodeStart()]);
+      const twoNodes = performance.now() - t1;
       const t0 = performance.now();
       const pool = new Pool({ processes: 2 });
       const pids = new Set();
@@ -91,7 +95,9 @@ const modes = {
       const ms = performance.now() - t0;
       pool.terminate();
       await pool.join();
-      console.log(`  pool start ${ms.toFixed(1)} ms, node -e '' ${node.toFixed(1)} ms`);
+      console.log(
+        `  pool start ${ms.toFixed(1)} ms, node -e '' ${node.toFixed(1)} ms, two node -e '' at once ${twoNodes.toFixed(1)} ms`,
+      );
       return ms / node;
     },
   },

@@ -121,3 +121,4 @@ export {
   type RegisterOptions,
   type ManagerBarrierOptions,
 } from './managers/index.js';
+export { Queue, SimpleQueue, JoinableQueue, type QueueOptions } from './queues/index.js';

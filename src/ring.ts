@@ -145,7 +145,8 @@ export class Ring {
   readonly #mask: number;
   readonly #meta: number; // index in #u32 of meta[0]
   readonly #data32: number; // index in #u32 of data[0]
-  readonly #owner: number;
+  /** The owner token this view claims cells with. */
+  readonly owner: number;
   readonly #ownerHigh: bigint;
   #tailCache: number;
   #releasedCache: number;
@@ -183,7 +184,7 @@ export class Ring {
     this.data = Buffer.from(buffer, offset + CONTROL_BYTES + cells * 8, cells * CELL_DATA);
     this.dataSignalOffset = offset + W_DATA_SIGNAL * 4;
     this.spaceSignalOffset = offset + W_SPACE_SIGNAL * 4;
-    this.#owner = owner;
+    this.owner = owner;
     this.#ownerHigh = BigInt(owner) * HIGH;
     this.#tailCache = Atomics.load(this.#u32, W_TAIL);
     this.#releasedCache = Atomics.load(this.#u32, W_RELEASED);
@@ -315,7 +316,7 @@ export class Ring {
       let p = (t + this.#planCells[0]!) >>> 0;
       for (let i = 1; i < n; i++) {
         const other = this.#meta + 2 * (p & this.#mask);
-        Atomics.store(u, other + 1, this.#owner);
+        Atomics.store(u, other + 1, this.owner);
         Atomics.store(u, other, (2 * p) >>> 0);
         p = (p + this.#planCells[i]!) >>> 0;
       }
@@ -391,7 +392,7 @@ export class Ring {
           const tag = (2 * end + 1) >>> 0;
           if (Atomics.load(u, next) !== tag || Atomics.load(u, next + 1) !== NOBODY) break;
           if (!this.#readHeader(end, n) || (this.takenFlags[n]! & reject) !== 0) break;
-          Atomics.store(u, next + 1, this.#owner);
+          Atomics.store(u, next + 1, this.owner);
           end = (end + this.#takenCells[n]!) >>> 0;
           n++;
         }

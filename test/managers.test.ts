@@ -26,9 +26,9 @@ import {
   ProcessError,
   RemoteError,
   SerializationError,
+  SyncManager,
   TimeoutError,
   type Proxied,
-  type SyncManager,
 } from 'multiproc';
 
 import type { Counter } from './fixtures/manager-types.js';
@@ -365,6 +365,15 @@ describe('SyncManager', () => {
     expect(await barrier.broken()).toBe(false);
   });
 
+  it('a Barrier runs its action in the server; an action that throws breaks it', async () => {
+    const ok = await manager.Barrier(1, { action: { module: types, name: 'okAction' } });
+    expect(await ok.wait()).toBe(0);
+    const failing = await manager.Barrier(1, { action: { module: types, name: 'failingAction' } });
+    await expect(failing.wait()).rejects.toBeInstanceOf(BrokenBarrierError);
+    expect(await failing.broken()).toBe(true);
+    await expect(manager.Barrier(0)).rejects.toThrow(RangeError);
+  });
+
   it('a Barrier breaks at once when a waiting party dies', async () => {
     const barrier = await manager.Barrier(3);
     const waiting = await manager.Event();
@@ -539,9 +548,11 @@ describe('remote managers (TCP)', () => {
     expect(bound.port).toBeGreaterThan(0);
     const d = await manager.dict<string, number>();
     await d.set('x', 1);
-    const other = await new RemoteManager({ address: bound, authkey: 'k3y' }).connect();
-    const l = await other.create<ListProxy<number>>('list', [1, 2]);
+    const other = await new SyncManager({ address: bound, authkey: 'k3y' }).connect();
+    const l = await other.list([1, 2]);
     expect(await l.toArray()).toEqual([1, 2]);
+    // A network peer's Barrier action would run its code in the server: refused.
+    await expect(other.Barrier(1, { action: { module: types, name: 'okAction' } })).rejects.toThrow(/network peer/);
     await manager.shutdown();
     await expect(l.length()).rejects.toBeInstanceOf(Closed);
     await expect(d.get('x')).rejects.toBeInstanceOf(Closed);

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AbortError,
   activeChildren,
+  cpuCount,
   AsyncResult,
   Closed,
   Pool,
@@ -155,6 +156,33 @@ describe('Pool results', () => {
     expect(await p.apply((a: number, kw: { b: number }) => a + kw.b, [1], { kwargs: { b: 2 } })).toBe(3);
   });
 
+  it('numbers keep every bit (-0, NaN, big and fractional), mixed values keep their types', async () => {
+    const p = pool();
+    const numbers = [-0, NaN, 1.5, 2 ** 53, -(2 ** 31), Infinity, 1e-300];
+    const back = (await p.map((x: unknown) => x, numbers, { chunksize: 3 })) as number[];
+    numbers.forEach((n, i) => expect(Object.is(back[i], n)).toBe(true));
+    expect(Object.is(await p.apply((x: number) => x, [-0]), -0)).toBe(true);
+    expect(await p.apply((...xs: number[]) => xs, [1, 2, 3])).toEqual([1, 2, 3]);
+    const mixed = [1, 'two', 3n, null, undefined, { four: 4 }, [5]];
+    expect(await p.map((x: unknown) => x, mixed, { chunksize: 2 })).toEqual(mixed);
+    expect(await p.map((x: number) => (x > 2 ? String(x) : x), [1, 2, 3, 4], { chunksize: 4 })).toEqual([
+      1,
+      2,
+      '3',
+      '4',
+    ]);
+    expect(
+      await p.starmap(
+        t('add'),
+        [
+          [1, 2],
+          [3.5, -0],
+        ],
+        { chunksize: 1 },
+      ),
+    ).toEqual([3, 3.5]);
+  });
+
   it('passes shared objects to tasks as live handles', async () => {
     const p = pool();
     const counter = new Value('i', 0);
@@ -289,6 +317,15 @@ describe('dead workers', () => {
     expect(await p.apply(t('square'), [4])).toBe(16);
   });
 
+  it('a worker killed from outside while idle is replaced', async () => {
+    const p = pool({ processes: 1 });
+    const first = (await p.apply(t('pid'))) as number;
+    process.kill(first, 'SIGKILL');
+    for (let i = 0; i < 100 && alive(first); i++) await sleep(20);
+    const second = (await within(p.apply(t('pid')))) as number;
+    expect(second).not.toBe(first);
+  });
+
   it('a chunk whose worker dies rejects the map; the pool goes on', async () => {
     const p = pool();
     const error = await within(
@@ -373,6 +410,32 @@ describe('abort', () => {
     expect(alive(workerPid)).toBe(false);
   });
 
+  it('aborting a task already sent to a busy worker makes the worker skip it', async () => {
+    const p = pool({ processes: 1 });
+    const counter = new Value('i', 0);
+    try {
+      // Tiny tasks first: the prefetch window grows, so the next two go to the worker together.
+      await p.map(
+        t('square'),
+        Array.from({ length: 200 }, (_, i) => i),
+        { chunksize: 1 },
+      );
+      const controller = new AbortController();
+      const first = p.applyAsync(t('sleep'), [300, 'first']);
+      const second = p.applyAsync(t('increment'), [counter], { signal: controller.signal });
+      await sleep(100);
+      controller.abort();
+      await expect(second.get()).rejects.toBeInstanceOf(AbortError);
+      expect(await first.get()).toBe('first');
+      expect(await p.apply(t('square'), [3])).toBe(9);
+      expect(counter.value).toBe(0);
+      p.close();
+      await within(p.join());
+    } finally {
+      counter.close();
+    }
+  });
+
   it('aborting a map rejects it with AbortError', async () => {
     const p = pool();
     const controller = new AbortController();
@@ -445,6 +508,12 @@ describe('lazy imap', () => {
 });
 
 describe('bad input and closed pools', () => {
+  it.skipIf(cpuCount() > 4)('defaults to cpuCount() processes', async () => {
+    const p = pool({});
+    expect(p.processes).toBe(cpuCount());
+    expect(await p.apply(t('square'), [2])).toBe(4);
+  });
+
   it('throws TypeError/RangeError for bad options and arguments', async () => {
     expect(() => new Pool({ processes: 0 })).toThrow(RangeError);
     expect(() => new Pool({ processes: 1.5 })).toThrow(RangeError);

@@ -14,7 +14,8 @@
 //   256           u32   replies.tail    written by the server
 //   320           u32   replies.head    consumed by the client
 //   384           i32   serverSleeping  1: the server wants a doorbell when a request arrives
-//   448           i32   clientSleeping  1: the client wants a doorbell when a reply arrives
+//   448           i32   clientSleeping  1: the same for the client; 2: the client is parked on
+//                                       replies.tail (a futex) and wants a futex wake
 //   512           i32   serverBlocked   1: the server waits for room in the reply ring
 //   576           i32   clientBlocked   1: the client waits for room in the request ring
 //   640           [C]   request ring data
@@ -37,6 +38,7 @@
 // dropped), never an out-of-bounds access or an endless loop.
 import { Buffer } from 'node:buffer';
 
+import { native } from '../binding.js';
 import { CorruptionError } from '../errors.js';
 import { HEADER_BYTES, Segment, type SegmentKind } from '../segment.js';
 
@@ -55,6 +57,15 @@ const SERVER_BLOCKED = 512 / 4;
 const CLIENT_BLOCKED = 576 / 4;
 const DATA = 640;
 const CONTROL_BYTES = DATA - HEADER_BYTES;
+
+/** What a side's sleeping flag says. */
+const enum Sleeper {
+  Awake = 0,
+  /** In its event loop: ring the socket doorbell. */
+  Doorbell = 1,
+  /** Parked on the tail word of the ring it reads: futex-wake it. */
+  Futex = 2,
+}
 
 const RECORD_HEADER = 8;
 const F_MORE = 1;
@@ -91,6 +102,16 @@ export class RingReader {
     this.#capacity = data.byteLength;
     this.#limit = limit;
     this.#head = Atomics.load(words, headAt) >>> 0;
+  }
+
+  /**
+   * Blocks this thread until the producer publishes (or `timeoutMs` passes): a park that yields the
+   * CPU, for the short waits where going back to the event loop would cost more.
+   */
+  park(timeoutMs: number): void {
+    const tail = Atomics.load(this.#words, this.#tailAt);
+    if (tail >>> 0 !== (this.#head + this.#advance) >>> 0) return;
+    native.futexWait(this.#words.buffer as ArrayBuffer, this.#words.byteOffset + this.#tailAt * 4, tail, timeoutMs);
   }
 
   /** True when a record is waiting (a whole message may need more). */
@@ -233,6 +254,8 @@ export class ChannelEnd {
   readonly #peerSleeping: number;
   readonly #myBlocked: number;
   readonly #peerBlocked: number;
+  /** Where the tail word of the ring this side writes lies: the peer parks on it. */
+  readonly #writerTailByte: number;
 
   private constructor(segment: Segment, side: 'server' | 'client', limit: number) {
     this.segment = segment;
@@ -249,11 +272,13 @@ export class ChannelEnd {
       this.reader = new RingReader(words, REQ_TAIL, REQ_HEAD, requests, limit);
       this.writer = new RingWriter(words, REP_TAIL, REP_HEAD, replies);
       [this.#mySleeping, this.#peerSleeping] = [SERVER_SLEEPING, CLIENT_SLEEPING];
+      this.#writerTailByte = REP_TAIL * 4;
       [this.#myBlocked, this.#peerBlocked] = [SERVER_BLOCKED, CLIENT_BLOCKED];
     } else {
       this.reader = new RingReader(words, REP_TAIL, REP_HEAD, replies, limit);
       this.writer = new RingWriter(words, REQ_TAIL, REQ_HEAD, requests);
       [this.#mySleeping, this.#peerSleeping] = [CLIENT_SLEEPING, SERVER_SLEEPING];
+      this.#writerTailByte = REQ_TAIL * 4;
       [this.#myBlocked, this.#peerBlocked] = [CLIENT_BLOCKED, SERVER_BLOCKED];
     }
   }
@@ -284,33 +309,51 @@ export class ChannelEnd {
 
   /** Announces that this side is about to sleep (wants a doorbell for data). Re-check after. */
   sleep(): void {
-    Atomics.store(this.#words, this.#mySleeping, 1);
+    if (this.segment.closed) return;
+    Atomics.store(this.#words, this.#mySleeping, Sleeper.Doorbell);
+  }
+
+  /** Announces that this side parks on its reader's tail word (wants a futex wake). Re-check after. */
+  park(): void {
+    if (this.segment.closed) return;
+    Atomics.store(this.#words, this.#mySleeping, Sleeper.Futex);
   }
 
   /** This side is awake again (spinning): no doorbell needed. */
   wake(): void {
+    if (this.segment.closed) return;
     Atomics.store(this.#words, this.#mySleeping, 0);
   }
 
   /** Announces that this side waits for room to write. Re-check after. */
   block(): void {
+    if (this.segment.closed) return;
     Atomics.store(this.#words, this.#myBlocked, 1);
   }
 
   unblock(): void {
+    if (this.segment.closed) return;
     Atomics.store(this.#words, this.#myBlocked, 0);
   }
 
-  /** After publishing: true when the peer was asleep and this caller must ring it (once). */
+  /**
+   * After publishing: wakes a peer parked on a futex, and returns true when the peer sleeps in its
+   * event loop and this caller must ring its doorbell. At most one waker per sleep.
+   */
   claimPeerSleeping(): boolean {
-    return (
-      Atomics.load(this.#words, this.#peerSleeping) !== 0 &&
-      Atomics.compareExchange(this.#words, this.#peerSleeping, 1, 0) === 1
-    );
+    if (this.segment.closed) return false;
+    const state = Atomics.load(this.#words, this.#peerSleeping);
+    if (state === Sleeper.Awake || Atomics.compareExchange(this.#words, this.#peerSleeping, state, 0) !== state) {
+      return false;
+    }
+    if (state === Sleeper.Doorbell) return true;
+    native.futexWake(this.#words.buffer as ArrayBuffer, this.#writerTailByte, 1);
+    return false;
   }
 
   /** After consuming: true when the peer waited for room and this caller must ring it (once). */
   claimPeerBlocked(): boolean {
+    if (this.segment.closed) return false;
     return (
       Atomics.load(this.#words, this.#peerBlocked) !== 0 &&
       Atomics.compareExchange(this.#words, this.#peerBlocked, 1, 0) === 1

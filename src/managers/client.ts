@@ -9,11 +9,13 @@
 // The socket is read only while calls are outstanding, so an idle connection does not keep the
 // process alive; a dead server is found at the next call (the socket reports its end), which
 // then rejects with ProcessError instead of hanging.
-import { Client, type Address, type Connection } from '../connection/index.js';
+import type { Connection } from '../connection/connection.js';
+import { Client, type Address } from '../connection/listener.js';
 import { AbortError, AuthenticationError, Closed, EOFError, ProcessError, SerializationError } from '../errors.js';
 import { deserialize, handlesWritten, serialize, serializeWith } from '../serialize.js';
 import { ChannelEnd } from './channel.js';
 import { ClientChannel, type ChannelOwner } from './client-channel.js';
+import { ringDoorbell } from './doorbell.js';
 import { addressKey, keyFor, withoutKeys } from './keys.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -28,8 +30,6 @@ import {
   type ProxyToken,
   type ProxyTransport,
 } from './protocol.js';
-
-const WAKE = Buffer.from([Doorbell.Wake]);
 
 type ProxyMaker = (transport: ProxyTransport, token: ProxyToken) => unknown;
 let makeProxy: ProxyMaker = () => {
@@ -240,7 +240,7 @@ export class ClientConnection implements ProxyTransport {
   }
 
   #ring(): void {
-    this.#socket?.sendBytes(WAKE).catch((error: unknown) => this.#lost(error));
+    ringDoorbell(this.#socket!, (error) => this.#lost(error));
   }
 
   readonly #channelOwner: ChannelOwner = ((connection: ClientConnection) => ({
@@ -350,7 +350,8 @@ export class ClientConnection implements ProxyTransport {
   /** The server's socket ended or broke: the server died (or shut down without a word). */
   #lost(error: unknown): void {
     if (this.#state === 'done') return;
-    const gone = error instanceof EOFError || (error as NodeJS.ErrnoException)?.code === 'EPIPE';
+    const code = (error as NodeJS.ErrnoException)?.code;
+    const gone = error instanceof EOFError || code === 'EPIPE' || code === 'ECONNRESET' || code === 'ENOTCONN';
     const pid = this.#hello?.pid;
     const message = gone
       ? `the manager's server at ${addressKey(this.address)}${pid ? ` (pid ${pid})` : ''} is gone: its process died or closed the connection`

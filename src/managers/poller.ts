@@ -1,7 +1,7 @@
 // The server's polling of its local clients' channels: while requests keep coming, it looks at
 // every channel between event-loop turns (in bursts, so that sockets and timers still run); once
-// they stop for a while, or when the machine has no core to spare (spin.ts), it raises every
-// channel's flag and sleeps until a doorbell.
+// they stop for a while, it raises every channel's flag and sleeps until a doorbell. When the
+// machine has no core to spare (spin.ts) it does not poll but parks briefly on a futex instead.
 import type { ChannelEnd } from './channel.js';
 import { spinAllowed } from './spin.js';
 
@@ -10,6 +10,9 @@ import { spinAllowed } from './spin.js';
 const BURST = 0.02;
 const WINDOW_MIN = 0.05;
 const WINDOW_MAX = 0.5;
+/** Without polling: park on the busiest channel for a short, adaptive while (ms). */
+const PARK_MIN = 0.05;
+const PARK_MAX = 0.5;
 
 /** What the poller needs of a connection. */
 export interface Polled {
@@ -23,7 +26,10 @@ export class ChannelPoller {
   readonly #active: () => boolean;
   #spinning = false;
   #lastWork = 0;
-  #window = WINDOW_MAX / 2;
+  #window = WINDOW_MAX;
+  #park = PARK_MAX / 2;
+  /** The connection that had work last: the one worth parking on. */
+  #recent: Polled | undefined;
 
   constructor(connections: Iterable<Polled>, active: () => boolean) {
     this.#connections = connections;
@@ -33,7 +39,10 @@ export class ChannelPoller {
   /** Local clients are active: poll their channels for a while (or sleep, see spin.ts). */
   kick(): void {
     if (this.#spinning || !this.#active()) return;
-    if (!spinAllowed()) return this.#sleep();
+    if (!spinAllowed()) {
+      this.#parkForRequest();
+      return this.#sleep();
+    }
     this.#spinning = true;
     this.#lastWork = performance.now();
     setImmediate(this.#burst);
@@ -48,8 +57,43 @@ export class ChannelPoller {
 
   #pumpAll(): number {
     let taken = 0;
-    for (const connection of this.#connections) taken += connection.pump();
+    for (const connection of this.#connections) {
+      const some = connection.pump();
+      if (some > 0) this.#recent = connection;
+      taken += some;
+    }
     return taken;
+  }
+
+  /**
+   * Polling is off (an overloaded machine): block on a futex for a short while on the channel that
+   * had work last, whose client wakes us directly when it publishes, instead of going through a
+   * doorbell and the event loop. Others ring the socket as usual and are served after the park.
+   */
+  #parkForRequest(): void {
+    const target = this.#recent;
+    if (target?.channel === undefined) {
+      this.#recent = undefined;
+      return;
+    }
+    const deadline = performance.now() + this.#park;
+    let served = false;
+    for (;;) {
+      const channel = target.channel;
+      if (channel === undefined) break;
+      for (const connection of this.#connections) connection.channel?.sleep();
+      channel.park();
+      if (this.#pumpAll() > 0) {
+        served = true;
+        continue;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || !this.#active()) break;
+      channel.reader.park(left);
+      for (const connection of this.#connections) connection.channel?.wake();
+      if (this.#pumpAll() > 0) served = true;
+    }
+    this.#park = served ? Math.min(PARK_MAX, this.#park * 1.25) : Math.max(PARK_MIN, this.#park / 2);
   }
 
   /** Raises every channel's flag, then looks once more (channel.ts); work found: a new turn. */
@@ -80,6 +124,7 @@ export class ChannelPoller {
     }
     this.#window = Math.max(WINDOW_MIN, this.#window / 2);
     this.#spinning = false;
+    this.#parkForRequest();
     this.#sleep();
   };
 }

@@ -1,8 +1,10 @@
 // The server's table of referents: the objects clients reach through proxies, by id, with
 // their exposed methods and who holds them (see proxy.ts for the lifetime rules).
+import { isShareable } from '../handles.js';
 import { BUILTINS } from './builtins/index.js';
 import type { ClientState } from './call.js';
 import type { ProxyToken } from './protocol.js';
+import { BaseProxy } from './proxy.js';
 import { publicMethods, type TypeSpec } from './registry.js';
 
 /** An object the server holds for its clients. */
@@ -95,5 +97,54 @@ export class Referents {
     if (referent.pinned || referent.holds > 0) return;
     this.#table.delete(referent.id);
     if (this.#ids.get(referent.obj) === referent.id) this.#ids.delete(referent.obj);
+  }
+}
+
+type Closable = { close(): void };
+
+/**
+ * Shared objects that clients handed the server inside their requests (a Lock stored in a dict):
+ * closed at shutdown, so that the last process to hold one removes it (the server process exits
+ * right after, without running finalizers). Held weakly: one the server dropped is just collected.
+ */
+export class Adopted {
+  readonly #refs = new Set<WeakRef<Closable>>();
+  readonly #collected = new FinalizationRegistry<WeakRef<Closable>>((ref) => this.#refs.delete(ref));
+
+  /** Records every shared object found in a decoded request (proxies aside). */
+  adopt(value: unknown): void {
+    const seen = new Set<object>();
+    const visit = (item: unknown, depth: number): void => {
+      if (typeof item !== 'object' || item === null || seen.has(item) || depth > 64) return;
+      seen.add(item);
+      if (item instanceof BaseProxy) return;
+      if (isShareable(item)) {
+        const closable = item as unknown as Partial<Closable>;
+        if (typeof closable.close !== 'function') return;
+        const ref = new WeakRef(closable as Closable);
+        this.#refs.add(ref);
+        this.#collected.register(closable, ref);
+        return;
+      }
+      const children =
+        item instanceof Map
+          ? [...item.keys(), ...item.values()]
+          : item instanceof Set
+            ? [...item]
+            : Object.values(item);
+      for (const child of children) visit(child, depth + 1);
+    };
+    visit(value, 0);
+  }
+
+  closeAll(): void {
+    for (const ref of this.#refs) {
+      try {
+        ref.deref()?.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#refs.clear();
   }
 }

@@ -23,8 +23,8 @@ import {
   type TypeDescription,
 } from './protocol.js';
 import { checkNetworkMessage, holdsHandle } from './wire-guard.js';
+import { ringDoorbell } from './doorbell.js';
 
-const WAKE = Buffer.from([Doorbell.Wake]);
 const CLOSING = Buffer.from([Doorbell.Closing]);
 /** Requests taken from one ring before the others get their turn. */
 const BATCH = 64;
@@ -164,7 +164,7 @@ export class ServerConnection {
       this.#socket.close(); // corrupt ring or protocol violation: run() ends and cleans up
       return taken;
     }
-    if (taken > 0 && channel.claimPeerBlocked()) this.#ring(WAKE);
+    if (taken > 0 && channel.claimPeerBlocked()) this.#ring();
     return taken;
   }
 
@@ -184,7 +184,7 @@ export class ServerConnection {
     }
     serializeWith(message, (bytes) => {
       const written = channel.writer.write(bytes);
-      if (written > 0 && channel.claimPeerSleeping()) this.#ring(WAKE);
+      if (written > 0 && channel.claimPeerSleeping()) this.#ring();
       if (written < bytes.byteLength) {
         this.#outgoing.push({ bytes: Buffer.from(bytes), offset: written });
         channel.block();
@@ -204,12 +204,12 @@ export class ServerConnection {
       if (offset < first.bytes.byteLength) break;
       this.#outgoing.shift();
     }
-    if (wrote && channel.claimPeerSleeping()) this.#ring(WAKE);
+    if (wrote && channel.claimPeerSleeping()) this.#ring();
     if (this.#outgoing.length === 0) channel.unblock();
   }
 
-  #ring(bell: Buffer): void {
-    this.#socket.sendBytes(bell).catch(() => this.#socket.close());
+  #ring(): void {
+    ringDoorbell(this.#socket, () => this.#socket.close());
   }
 
   /** The server is shutting down: tell the client (so its calls reject with Closed), then hang up. */
@@ -232,5 +232,6 @@ export class ServerConnection {
     this.#host.forget(this);
     this.#socket.close();
     this.#channel?.close();
+    this.#channel = undefined;
   }
 }

@@ -9,12 +9,13 @@ export async function serveManager(config: ServerConfig, startupName: string): P
   // As Python's server: Ctrl-C in a terminal reaches the whole process group; the starter decides
   // (this daemon process dies with it anyway).
   process.on('SIGINT', () => {});
-  // A user type's stray rejection must not take every client's objects down with the server.
-  process.on('unhandledRejection', (reason) => {
-    process.stderr.write(
-      `multiproc manager server: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`,
-    );
-  });
+  // A user type's stray rejection or throw (in a timer of its own, say) must not take every
+  // client's objects down with the server, as an exception in one of Python's server threads
+  // does not: it is reported on stderr.
+  const report = (what: string) => (reason: unknown) =>
+    process.stderr.write(`multiproc manager server: ${what}: ${String((reason as Error)?.stack ?? reason)}\n`);
+  process.on('unhandledRejection', report('unhandled rejection'));
+  process.on('uncaughtException', report('uncaught exception'));
   const startup = Startup.open(startupName);
   let server: ManagerServer;
   try {

@@ -8,16 +8,16 @@
 // polls their channels between event-loop turns, and sleeps once they have been quiet for a
 // while; a doorbell on a client's socket wakes it.
 import { loadTarget } from '../child.js';
-import { Listener, type Address, type Connection } from '../connection/index.js';
+import type { Connection } from '../connection/connection.js';
+import { Listener, type Address } from '../connection/listener.js';
 import { AuthenticationError, ProcessError, SerializationError } from '../errors.js';
-import { isShareable } from '../handles.js';
 import { deserialize, serialize } from '../serialize.js';
 import { BUILTINS } from './builtins/index.js';
 import { CallContext, ClientState, runAs } from './call.js';
 import { Op, protocolError, Status, type ProxyTransport, type TypeDescription } from './protocol.js';
 import { BaseProxy, setLocalServer } from './proxy.js';
 import type { ServerConfig, TypeSpec } from './registry.js';
-import { Referents, type Referent } from './referents.js';
+import { Adopted, Referents, type Referent } from './referents.js';
 import { ServerConnection, type ConnectionHost } from './server-connection.js';
 import { ChannelPoller } from './poller.js';
 
@@ -49,8 +49,7 @@ export class ManagerServer implements ConnectionHost {
   readonly #referents = new Referents();
   readonly #connections = new Set<ServerConnection>();
   readonly #served = new Set<Promise<void>>();
-  readonly #adopted = new Set<WeakRef<{ close(): void }>>();
-  readonly #forgetAdopted = new FinalizationRegistry<WeakRef<{ close(): void }>>((ref) => this.#adopted.delete(ref));
+  readonly #adopted = new Adopted();
   readonly #poller = new ChannelPoller(this.#connections, () => this.#state === 'serving');
   readonly #self = new ClientState(0, 'the server', false);
   readonly #transport: ProxyTransport;
@@ -136,14 +135,7 @@ export class ManagerServer implements ConnectionHost {
     await Promise.all(this.#served);
     // Shared objects clients handed us (a Lock in a dict) are let go of now, so that the last
     // process to hold one (maybe this one, about to exit) removes it.
-    for (const ref of this.#adopted) {
-      try {
-        ref.deref()?.close();
-      } catch {
-        // already closed
-      }
-    }
-    this.#adopted.clear();
+    this.#adopted.closeAll();
     this.#referents.clear();
     this.#state = 'closed';
     this.#resolveDone();
@@ -161,28 +153,7 @@ export class ManagerServer implements ConnectionHost {
   }
 
   adopt(value: unknown): void {
-    const seen = new Set<object>();
-    const visit = (item: unknown, depth: number): void => {
-      if (typeof item !== 'object' || item === null || seen.has(item) || depth > 64) return;
-      seen.add(item);
-      if (item instanceof BaseProxy) return;
-      if (isShareable(item)) {
-        if (typeof (item as { close?: unknown }).close === 'function') {
-          const ref = new WeakRef(item as { close(): void });
-          this.#adopted.add(ref);
-          this.#forgetAdopted.register(item, ref);
-        }
-        return;
-      }
-      const children =
-        item instanceof Map
-          ? [...item.keys(), ...item.values()]
-          : item instanceof Set
-            ? [...item]
-            : Object.values(item);
-      for (const child of children) visit(child, depth + 1);
-    };
-    visit(value, 0);
+    this.#adopted.adopt(value);
   }
 
   forget(connection: ServerConnection): void {

@@ -17,7 +17,11 @@ let checkedAt = -Infinity;
 // How often recent samples found more runnable tasks than cores (a moving average): a blip
 // (another process running for a moment) does not stop the polling, an overload does.
 let overloaded = 0;
-let policy: 'auto' | 'always' | 'never' = cores < 2 ? 'never' : 'auto';
+type Policy = 'auto' | 'always' | 'never';
+// MULTIPROC_MANAGER_POLL=always|never|auto overrides the load check (read once; inherited by the
+// server process): for measurements, or a machine whose load the check misjudges.
+const configured = process.env.MULTIPROC_MANAGER_POLL;
+let policy: Policy = configured === 'always' || configured === 'never' ? configured : cores < 2 ? 'never' : 'auto';
 
 /** True when this process may poll (spin) for a while instead of sleeping. Cheap: called in loops. */
 export function spinAllowed(): boolean {
@@ -33,7 +37,7 @@ export function spinAllowed(): boolean {
 }
 
 /** For measurements: poll always, never, or as the load says (the default). @internal */
-export function setSpinPolicy(value: 'auto' | 'always' | 'never'): void {
+export function setSpinPolicy(value: Policy): void {
   policy = value;
 }
 

@@ -212,7 +212,8 @@ export class ImapIterator<R> implements AsyncIterableIterator<R>, Job {
         }
         this.#items = singleValue(this.#mode) ? [entry.value] : (entry.value as unknown[]);
         this.#itemAt = 0;
-        void this.#pump();
+        // Refill by halves: a whole batch of chunks goes out at once, not one per result read.
+        if (this.#submitted - this.#taken <= this.#settings.buffersize >>> 1) void this.#pump();
         continue;
       }
       const reached = this.#settings.ordered ? this.#nextIndex : this.#taken;

@@ -14,6 +14,7 @@ import { prepareTarget, type Target } from '../target.js';
 import { Deque } from './deque.js';
 import { readNumbers, RESULT_HEADER, Status, ToPool, type Frame } from './protocol.js';
 import { WorkerSlot, type SlotHost } from './slot.js';
+import { TargetRegistry } from './targets.js';
 import { remoteError, setCause, workerDied, type Task } from './tasks.js';
 import { singleValue } from './jobs.js';
 
@@ -31,15 +32,6 @@ export interface CoreOptions {
 }
 
 type State = 'running' | 'closed' | 'terminated' | 'broken';
-
-const live = new Set<PoolCore>();
-let exitHookInstalled = false;
-
-// Daemon workers die with this process anyway; this also removes their segments at once rather
-// than leaving them to the resource tracker.
-function onProcessExit(): void {
-  for (const core of live) core.emergencyStop();
-}
 
 const after = (a: number, b: number): boolean => ((a - b) | 0) > 0;
 
@@ -67,11 +59,7 @@ export class PoolCore implements SlotHost {
   #joined: Promise<void> | undefined;
   #ended = false;
   #resolveJoined: (() => void) | undefined;
-  // Targets: one id per distinct target, sent to each worker once.
-  readonly #targetJson: string[] = [];
-  readonly #byFunction = new WeakMap<object, number>();
-  readonly #byObject = new WeakMap<object, { module: unknown; name: unknown; cwd: string; id: number }>();
-  readonly #byKey = new Map<string, number>();
+  readonly #targets = new TargetRegistry();
 
   constructor(options: CoreOptions) {
     this.#options = options;
@@ -81,11 +69,6 @@ export class PoolCore implements SlotHost {
     // pool must not keep the process alive.
     this.#keepAlive = setInterval(() => {}, 2 ** 30);
     this.#keepAlive.unref();
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.on('exit', onProcessExit);
-    }
-    live.add(this);
     try {
       for (let i = 0; i < options.processes; i++) this.#spawn(true);
     } catch (error) {
@@ -107,33 +90,11 @@ export class PoolCore implements SlotHost {
 
   /** The id of `target` (TypeError when it is not a target). */
   targetId(target: Target): number {
-    let key: string;
-    if (typeof target === 'function') {
-      const id = this.#byFunction.get(target);
-      if (id !== undefined) return id;
-    } else if (typeof target === 'object' && target !== null) {
-      const { module, name } = target as { module?: unknown; name?: unknown };
-      const cwd = typeof module === 'string' && module.startsWith('.') ? process.cwd() : '';
-      // The same object again (checked, in case it was changed): no key to build.
-      const seen = this.#byObject.get(target);
-      if (seen !== undefined && seen.module === module && seen.name === name && seen.cwd === cwd) return seen.id;
-      key = `${String(module)}\0${String(name)}\0${cwd}`;
-      let id = this.#byKey.get(key);
-      if (id === undefined) {
-        id = this.#targetJson.push(JSON.stringify(prepareTarget(target, process.cwd()))) - 1;
-        this.#byKey.set(key, id);
-      }
-      this.#byObject.set(target, { module, name, cwd, id });
-      return id;
-    }
-    const spec = prepareTarget(target, process.cwd());
-    const id = this.#targetJson.push(JSON.stringify(spec)) - 1;
-    this.#byFunction.set(target, id);
-    return id;
+    return this.#targets.id(target);
   }
 
   targetJson(fnId: number): string {
-    return this.#targetJson[fnId]!;
+    return this.#targets.json(fnId);
   }
 
   // ---- submitting and cancelling ----
@@ -259,12 +220,12 @@ export class PoolCore implements SlotHost {
   }
 
   #message(slot: WorkerSlot, f: Frame, start: number, end: number): void {
-    const word = end - start >= RESULT_HEADER ? f.u32[start >>> 2]! : 0;
-    if ((word & 0xff) === ToPool.InitFailed) {
+    const word = end - start >= 8 ? f.u32[start >>> 2]! : 0;
+    if (word === ToPool.InitFailed) {
       slot.initError = this.#decode(f.bytes.subarray(start + 8, end), slot, false);
       return;
     }
-    if ((word & 0xff) !== ToPool.Result || word >>> 17 !== 0) {
+    if ((word & 0xff) !== ToPool.Result || word >>> 17 !== 0 || end - start < RESULT_HEADER) {
       throw new CorruptionError('a pool worker sent a malformed message');
     }
     const status = (word >>> 8) & 0xff;
@@ -277,7 +238,7 @@ export class PoolCore implements SlotHost {
     this.#deathsBeforeReady = 0;
     // Refill this worker before decoding the result, so that it never waits for the decoding.
     if (this.#pending.length > 0 && slot.inflight.length * 2 < this.#window) this.#dispatch();
-    if (busy >= 0 && busy < 1e9) {
+    if (status !== Status.Skipped && busy >= 0 && busy < 1e9) {
       this.#avgMs = Number.isNaN(this.#avgMs) ? busy : this.#avgMs * 0.75 + busy * 0.25;
       this.#window = Math.max(1, Math.min(MAX_WINDOW, Math.floor(WINDOW_MS / Math.max(this.#avgMs, 1e-6))));
     }
@@ -433,19 +394,6 @@ export class PoolCore implements SlotHost {
     if (this.#state === 'closed' && (this.#pending.length > 0 || this.#feeds > 0)) return;
     this.#ended = true;
     clearInterval(this.#keepAlive);
-    live.delete(this);
     this.#resolveJoined?.();
-  }
-
-  /** At process exit: kill the workers and remove their segments (synchronous). */
-  emergencyStop(): void {
-    for (const slot of this.#slots) {
-      try {
-        slot.kill();
-        slot.segment.unlink();
-      } catch {
-        // exiting anyway
-      }
-    }
   }
 }

@@ -31,6 +31,22 @@ export interface SpawnOptions {
   initargs: unknown[];
 }
 
+// Slots whose worker may be alive. Daemon workers die with this process anyway; at its exit their
+// segments are also removed at once, rather than left to the resource tracker.
+const live = new Set<WorkerSlot>();
+let exitHookInstalled = false;
+
+function onProcessExit(): void {
+  for (const slot of live) {
+    try {
+      slot.kill();
+      slot.segment.unlink();
+    } catch {
+      // exiting anyway
+    }
+  }
+}
+
 // The seq after `seq` (never 0: 0 in the started word means "nothing started").
 const nextSeq = (seq: number): number => (seq + 1) >>> 0 || 1;
 
@@ -83,6 +99,11 @@ export class WorkerSlot implements TaskHolder {
       const process = new Process({ target: WORKER_TARGET, args: [descriptor], name: options.name, daemon: true });
       process.start();
       const slot = new WorkerSlot(host, segment, process);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        globalThis.process.on('exit', onProcessExit);
+      }
+      live.add(slot);
       void process.join().then(() => host.exited(slot));
       return slot;
     } catch (error) {
@@ -183,6 +204,7 @@ export class WorkerSlot implements TaskHolder {
 
   /** After exit: ends the park, then releases the channel and the Process. */
   async dispose(): Promise<void> {
+    live.delete(this);
     if (this.#parked !== null) {
       this.endpoint.interrupt();
       await this.#parked;

@@ -15,6 +15,7 @@ import {
   ID_MAX,
   ID_OFFSET,
   KIND_BYTES,
+  NOTHING,
   OVERFLOW,
   Q_MAX_OVERFLOW,
   queueBytes,
@@ -38,8 +39,6 @@ export interface Park {
   ms: number;
 }
 const AGAIN: Park = { offset: 0, expected: 0, ms: 0 };
-/** What a get attempt returns when it has no item yet. */
-export const NOTHING: unique symbol = Symbol('nothing');
 
 export class QueueCore {
   readonly segment: Segment;
@@ -122,13 +121,22 @@ export class QueueCore {
     return false;
   }
 
+  /** Puts a prefix of `payloads[from .. from+count)` (all at most maxInline) as one claim; 0 when none fit. */
+  tryPutBatch(payloads: readonly Uint8Array[], flags: readonly number[], from: number, count: number): number {
+    this.check();
+    if ((this.state & STATE_SHUT_DOWN) !== 0) throw new ShutDown();
+    const status = this.ring.tryPut(payloads, flags, from, count);
+    if (status === RingStatus.Corrupt) throw new CorruptionError('the queue’s shared memory is corrupt');
+    return status === RingStatus.Ok ? this.ring.putCount : 0;
+  }
+
   /**
-   * One step of a blocking put: puts (null), or says where to park. Throws Full once `deadline`
-   * (performance.now() based) has passed, ShutDown, Closed, CorruptionError.
+   * One step of a blocking put: puts (null), or says where to park. Throws Full once the
+   * patience's time is up, ShutDown, Closed, CorruptionError.
    */
-  putStep(bytes: Uint8Array, flags: number, deadline: number, patience: Patience): Park | null {
+  putStep(bytes: Uint8Array, flags: number, patience: Patience): Park | null {
     if (this.tryPut(bytes, flags, patience)) return null;
-    const left = deadline - performance.now();
+    const left = patience.left();
     if (left <= 0) throw new Full();
     if (patience.blockedByClaim) return this.#sleep(this.ring.spaceSignalOffset, left);
     if (spinUntil(() => this.ring.hasRoom(bytes.length) || this.state !== 0)) return AGAIN;
@@ -146,10 +154,10 @@ export class QueueCore {
 
   /**
    * One step of a blocking get of up to `max` items (records with flags in `reject` refused):
-   * returns the items, or a Park. Throws Empty past `deadline`, TypeError for a refused record,
+   * returns the items, or a Park. Throws Empty when time is up, TypeError for a refused record,
    * ShutDown, Closed, CorruptionError.
    */
-  getStep(max: number, reject: number, deadline: number, patience: Patience, out: unknown[]): Park | PendingRead | null {
+  getStep(max: number, reject: number, patience: Patience, out: unknown[]): Park | PendingRead | null {
     for (;;) {
       this.check();
       const state = this.state;
@@ -161,13 +169,13 @@ export class QueueCore {
       const status = ring.tryTake(max, reject | (max > 1 ? OVERFLOW : 0));
       if (status === RingStatus.Ok) return this.#consume(out);
       if (status === RingStatus.WrongKind) {
-        if (max > 1) return this.getStep(1, reject, deadline, patience, out); // an oversized one first
+        if (max > 1) return this.getStep(1, reject, patience, out); // an oversized one first
         throw new TypeError('the next item was put as an object: read it with get()');
       }
       if (status === RingStatus.Corrupt) throw new CorruptionError('the queue’s shared memory is corrupt');
       if (status === RingStatus.Busy && patience.handle(ring, this.#dispose)) continue;
       if (status === RingStatus.Empty && (state & STATE_SHUT_DOWN) !== 0) throw new ShutDown();
-      const left = deadline - performance.now();
+      const left = patience.left();
       if (left <= 0) throw new Empty();
       if (status === RingStatus.Busy) {
         // A producer still writing the head record wakes us when it publishes; another consumer
@@ -181,6 +189,13 @@ export class QueueCore {
       if (ring.size() > 0 || this.state !== state) continue;
       return { offset: ring.dataSignalOffset, expected, ms: left };
     }
+  }
+
+  /** Takes more items without waiting (after a blocking take); false when none is ready. */
+  takeMore(max: number, out: unknown[]): boolean {
+    if (this.ring.tryTake(max, OVERFLOW) !== RingStatus.Ok) return false;
+    this.#consume(out);
+    return true;
   }
 
   /** Turns the records of the last take into values (appended to `out`) and frees them. */
@@ -275,11 +290,11 @@ export class QueueCore {
     }
   }
 
-  /** One step of join(): null once nothing is unfinished, else where to park. */
-  joinStep(deadline: number): Park | null {
+  /** One step of join(): null once nothing is unfinished, else where to park (ms < 0: time is up). */
+  joinStep(patience: Patience): Park | null {
     this.check();
     if (this.unfinished() <= 0) return null;
-    const left = deadline - performance.now();
+    const left = patience.left();
     if (left <= 0) return { offset: 0, expected: 0, ms: -1 };
     const expected = Atomics.load(this.#u32, W_JOIN_SIGNAL);
     Atomics.store(this.#u32, W_JOIN_WANTED, 1);

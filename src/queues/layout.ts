@@ -92,3 +92,8 @@ export function checkQueueOptions(options: unknown): QueueShape & Pick<QueueOpti
 export function queueBytes(cells: number): number {
   return RING_OFFSET - HEADER_BYTES + Ring.bytesFor(cells);
 }
+
+/** What a get attempt returns when it has no item yet. */
+export const NOTHING: unique symbol = Symbol('nothing');
+/** What reading an oversized message returns when its producer died before writing it. */
+export const DROPPED: unique symbol = Symbol('dropped');

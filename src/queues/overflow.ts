@@ -4,7 +4,8 @@
 //   descriptor (ring payload, flag OVERFLOW):  0 u32 producer token | 4 u32 length low
 //                                              8 u32 length high    | 12 the side file's name
 //   side file /dev/shm/mp-n-<uid>-QOVF-<queue id>.<random>:
-//     0 u32 magic 'MPOV' | 4 u32 version | 8 u32 length low | 12 u32 length high | 64 payload
+//     0 u32 magic 'MPOV' ('MPOX': a tombstone, the producer failed) | 4 u32 version
+//     8 u32 length low | 12 u32 length high | 64 payload
 //
 // The producer reserves budget (maxOverflowBytes) in the queue block, puts the descriptor, then
 // writes the file under a temporary name (".w") and renames it into place, so a consumer that
@@ -20,6 +21,7 @@ import { checkOwnership } from '../shared-memory.js';
 import { randomToken } from '../util.js';
 
 const MAGIC = 0x564f504d; // 'MPOV'
+const TOMBSTONE = 0x584f504d; // 'MPOX': the producer failed to write it
 const VERSION = 1;
 const FILE_HEADER = 64;
 const HIGH = 2 ** 32;
@@ -60,21 +62,25 @@ export function parseDescriptor(bytes: Uint8Array, queueId: string, maxLength: n
   return { producer: view.readUInt32LE(0), length, name };
 }
 
-/** Writes the side file of `descriptor` with `payload` (the producer, after putting the descriptor). */
-export function writeSideFile(descriptor: OverflowDescriptor, payload: Uint8Array): void {
+/**
+ * Writes the side file of `descriptor` with `payload` (the producer, after putting the
+ * descriptor); `null` writes a tombstone, which makes the consumer drop the item.
+ */
+export function writeSideFile(descriptor: OverflowDescriptor, payload: Uint8Array | null): void {
   const temporary = `${descriptor.name}.w`;
-  const fd = native.shmOpen(`/${temporary}`, OpenFlags.create | OpenFlags.exclusive, 0o600);
+  let fd = -1;
   try {
-    const size = FILE_HEADER + payload.length;
+    fd = native.shmOpen(`/${temporary}`, OpenFlags.create | OpenFlags.exclusive, 0o600);
+    const size = FILE_HEADER + (payload?.length ?? 0);
     native.fdAllocate(fd, size);
     const map = native.mmap(fd, size);
     try {
       const head = new Uint32Array(map, 0, 4);
-      head[0] = MAGIC;
+      head[0] = payload === null ? TOMBSTONE : MAGIC;
       head[1] = VERSION;
-      head[2] = payload.length % HIGH;
-      head[3] = Math.floor(payload.length / HIGH);
-      new Uint8Array(map, FILE_HEADER, payload.length).set(payload);
+      head[2] = descriptor.length % HIGH;
+      head[3] = Math.floor(descriptor.length / HIGH);
+      if (payload !== null) new Uint8Array(map, FILE_HEADER, payload.length).set(payload);
     } finally {
       native.unmap(map);
     }
@@ -83,15 +89,18 @@ export function writeSideFile(descriptor: OverflowDescriptor, payload: Uint8Arra
     removeSideFile(descriptor);
     throw error;
   } finally {
-    native.fdClose(fd);
+    if (fd >= 0) native.fdClose(fd);
   }
 }
 
 /**
- * Reads the side file of `descriptor` and hands its payload (a view valid only during the call)
- * to `use`, then deletes the file. Returns `missing` when the file is not there (yet).
+ * Reads the side file of `descriptor` and hands its payload (a view valid only during the call;
+ * null for a tombstone) to `use`, then deletes the file. Returns `missing` when it is not there.
  */
-export function readSideFile<R>(descriptor: OverflowDescriptor, use: (payload: Buffer) => R): R | typeof missing {
+export function readSideFile<R>(
+  descriptor: OverflowDescriptor,
+  use: (payload: Buffer | null) => R,
+): R | typeof missing {
   let fd: number;
   try {
     fd = native.shmOpen(`/${descriptor.name}`, 0, 0);
@@ -102,14 +111,17 @@ export function readSideFile<R>(descriptor: OverflowDescriptor, use: (payload: B
   try {
     const stat = native.fdStat(fd);
     checkOwnership(descriptor.name, stat, false);
-    if (stat.size !== FILE_HEADER + descriptor.length) {
-      throw new CorruptionError(`a queue overflow file is ${stat.size} bytes, not ${FILE_HEADER + descriptor.length}`);
-    }
+    if (stat.size < FILE_HEADER) throw new CorruptionError(`a queue overflow file is ${stat.size} bytes`);
     const map = native.mmap(fd, stat.size);
     try {
       const head = new Uint32Array(map, 0, 4);
-      if (head[0] !== MAGIC || head[1] !== VERSION || head[2]! + head[3]! * HIGH !== descriptor.length) {
+      const magic = head[0];
+      if ((magic !== MAGIC && magic !== TOMBSTONE) || head[1] !== VERSION || head[2]! + head[3]! * HIGH !== descriptor.length) {
         throw new CorruptionError('a queue overflow file has a bad header');
+      }
+      if (magic === TOMBSTONE) return use(null);
+      if (stat.size !== FILE_HEADER + descriptor.length) {
+        throw new CorruptionError(`a queue overflow file is ${stat.size} bytes, not ${FILE_HEADER + descriptor.length}`);
       }
       return use(Buffer.from(map, FILE_HEADER, descriptor.length));
     } finally {

@@ -73,6 +73,20 @@ function isDead(owner: number): boolean {
  */
 export class Patience {
   #stalledSince = 0;
+  readonly #timeout: number;
+  #deadline = -1;
+
+  /** `timeout`: ms the whole operation may wait (Infinity: no limit; 0: none). */
+  constructor(timeout = Infinity) {
+    this.#timeout = timeout;
+  }
+
+  /** Milliseconds left (the clock starts at the first call: fast paths never read it). */
+  left(): number {
+    if (this.#timeout === Infinity) return Infinity;
+    if (this.#deadline < 0) this.#deadline = performance.now() + this.#timeout;
+    return this.#deadline - performance.now();
+  }
 
   /** Whether the operation is blocked by a claim (it must park in short slices). */
   blockedByClaim = false;

@@ -1,0 +1,12 @@
+import { Queue, JoinableQueue, SimpleQueue, fromHandle } from 'multiproc';
+import fs from 'node:fs';
+const names = [];
+const q = new Queue(); names.push(q.toHandle().segment);
+const j = new JoinableQueue(); names.push(j.toHandle().segment);
+const s = new SimpleQueue(); names.push(s.toHandle().segment);
+const q3 = fromHandle(q.toHandle());
+await q.putBytes(Buffer.alloc(2 << 20));
+for (const x of [q, j, s]) x.close();
+console.log('after closing originals (q3 still open):', names.map(n => fs.existsSync('/dev/shm' + n)));
+q3.close();
+console.log('after all:', names.map(n => fs.existsSync('/dev/shm' + n)), fs.readdirSync('/dev/shm').filter(n => n.includes('QOVF')));
