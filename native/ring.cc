@@ -65,9 +65,9 @@ Napi::Value RingInit(const Napi::CallbackInfo& info) {
   Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
   size_t offset = static_cast<size_t>(info[1].As<Napi::Number>().DoubleValue());
   return Napi::Boolean::New(
-      info.Env(), ring::Ring::Init(static_cast<uint8_t*>(buffer.Data()) + offset,
-                                   buffer.ByteLength() - offset, U32(info, 2), U32(info, 3),
-                                   U32(info, 4)));
+      info.Env(),
+      ring::Ring::Init(static_cast<uint8_t*>(buffer.Data()) + offset, buffer.ByteLength() - offset,
+                       U32(info, 2), U32(info, 3), U32(info, 4)));
 }
 
 // ringPut(buffer, byteOffset, owner, payloads: Uint8Array[], flags: number[])
@@ -114,7 +114,8 @@ Napi::Value RingTake(const Napi::CallbackInfo& info) {
   std::vector<ring::Record> records(max);
   uint32_t taken = 0;
   ring::Blocker blocker;
-  ring::Status status = r.TryTake(U32(info, 2), max, U32(info, 4), records.data(), &taken, &blocker);
+  ring::Status status =
+      r.TryTake(U32(info, 2), max, U32(info, 4), records.data(), &taken, &blocker);
   Napi::Object result = Outcome(env, status, blocker);
   Napi::Array list = Napi::Array::New(env, taken);
   for (uint32_t i = 0; i < taken; i++) {

@@ -280,7 +280,9 @@ class Ring {
   }
 
  private:
-  static uint32_t& Word(uint8_t* base, size_t at) { return *reinterpret_cast<uint32_t*>(base + at); }
+  static uint32_t& Word(uint8_t* base, size_t at) {
+    return *reinterpret_cast<uint32_t*>(base + at);
+  }
   uint32_t Load32(size_t at) const {
     return std::atomic_ref<uint32_t>(Word(base_, at)).load(std::memory_order_acquire);
   }

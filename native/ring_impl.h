@@ -98,7 +98,8 @@ inline Status Ring::Put(const Slice* items, uint32_t count, uint32_t owner, uint
       // Give every continuation cell a tag just older than its position. Without this a cell
       // that is never a record start would keep a tag from laps ago, and after 2^30 positions
       // it would compare as newer than its position.
-      for (uint32_t c = 1; c < k; c++) Half(at + c, 0).store(2 * (at + c) - 1, std::memory_order_relaxed);
+      for (uint32_t c = 1; c < k; c++)
+        Half(at + c, 0).store(2 * (at + c) - 1, std::memory_order_relaxed);
       StoreHeader(at, length, items[i].flags);
       if (length != 0) std::memcpy(data_ + PayloadOffset(at, length), items[i].data, length);
       MP_RING_PAUSE("put: wrote a record");
@@ -226,9 +227,9 @@ inline Status Ring::Walk(Blocker* blocker) {
   *blocker = Blocker{};
   auto released = std::atomic_ref<uint32_t>(Word(base_, offset::kReleased));
   auto head = [&] {
-    return static_cast<uint32_t>(std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(
-                                     base_ + offset::kHead))
-                                     .load(std::memory_order_seq_cst));
+    return static_cast<uint32_t>(
+        std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(base_ + offset::kHead))
+            .load(std::memory_order_seq_cst));
   };
   for (uint32_t step = 0; step < Steps(); step++) {
     uint32_t r = released.load(std::memory_order_seq_cst);

@@ -66,8 +66,8 @@ struct Board {
 };
 
 Board* NewBoard() {
-  void* memory = mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                      -1, 0);
+  void* memory =
+      mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   CHECK(memory != MAP_FAILED);
   return static_cast<Board*>(memory);  // zero-filled: every atomic starts at 0
 }
@@ -161,7 +161,8 @@ void Produce(Ring r, Board* board, uint32_t producer, uint32_t count, uint32_t o
     std::vector<std::vector<uint8_t>> bodies;
     std::vector<Slice> slices;
     for (uint32_t i = 0; i < batch; i++) {
-      uint32_t length = 12 + (random() % 16 == 0 ? random() % (r.MaxInline() - 11) : random() % 300);
+      uint32_t length =
+          12 + (random() % 16 == 0 ? random() % (r.MaxInline() - 11) : random() % 300);
       bodies.push_back(Message(producer, sequence + i, length));
     }
     for (auto& b : bodies) slices.push_back(Slice{b.data(), static_cast<uint32_t>(b.size()), 1});
@@ -259,10 +260,13 @@ struct Thread {
   std::function<void()> body;
   pthread_t id;
   explicit Thread(std::function<void()> f) : body(std::move(f)) {
-    CHECK(pthread_create(&id, nullptr, [](void* self) -> void* {
-            static_cast<Thread*>(self)->body();
-            return nullptr;
-          }, this) == 0);
+    CHECK(pthread_create(
+              &id, nullptr,
+              [](void* self) -> void* {
+                static_cast<Thread*>(self)->body();
+                return nullptr;
+              },
+              this) == 0);
   }
   void Join() { CHECK(pthread_join(id, nullptr) == 0); }
 };
@@ -315,8 +319,8 @@ pid_t Fork(const std::function<void()>& body) {
         Fork([&, p] { Produce(s.Attach(), board, p, count, token(), ProcessAlive, p); }));
   }
   for (uint32_t c = 0; c < kSteady; c++) {
-    steady_consumers.push_back(Fork(
-        [&, c] { Consume(s.Attach(), board, token(), 0, ProcessAlive, 50 + c, kSteady); }));
+    steady_consumers.push_back(
+        Fork([&, c] { Consume(s.Attach(), board, token(), 0, ProcessAlive, 50 + c, kSteady); }));
   }
   // Victims: producers (ids kSteady..) and consumers, killed after a random few milliseconds.
   std::mt19937 random(1234);

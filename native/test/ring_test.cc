@@ -40,7 +40,8 @@ TEST(PutsAndTakesInOrderWithFlags) {
   SharedRing s(64);
   Ring r = s.Attach();
   CHECK(Take(r, kB).status == Status::kEmpty);
-  for (uint32_t i = 0; i < 20; i++) CHECK(PutOne(r, kA, Payload(i, i * 7 % 300), i % 4) == Status::kOk);
+  for (uint32_t i = 0; i < 20; i++)
+    CHECK(PutOne(r, kA, Payload(i, i * 7 % 300), i % 4) == Status::kOk);
   CHECK(r.Size() == 20);
   for (uint32_t i = 0; i < 20; i++) {
     Taken t = Take(r, kB);
@@ -238,8 +239,9 @@ TEST(ConsumerDeadAfterTakingLosesOnlyThatItem) {
   CHECK(r.TryPut(&slice, 1, kA, &put, &b) == Status::kFull);
   CHECK(b.kind == Blocker::kTaken && b.owner == kB && b.position == dead[0].position);
   int disposed = 0;
-  CHECK(r.Recover(b, kC, [](void* c, const Record&, bool complete) { *static_cast<int*>(c) += complete; },
-                  &disposed) == Status::kOk);
+  CHECK(r.Recover(
+            b, kC, [](void* c, const Record&, bool complete) { *static_cast<int*>(c) += complete; },
+            &disposed) == Status::kOk);
   CHECK(disposed == 1);
   CHECK(r.TryPut(&slice, 1, kA, &put, &b) == Status::kOk);
   for (int i = 2; i < 16; i++) CHECK(Take(r, kC).bytes == Payload(i, 100));

@@ -39,6 +39,11 @@ export interface Park {
   ms: number;
 }
 const AGAIN: Park = { offset: 0, expected: 0, ms: 0 };
+/** The segment header's state word (segment.ts). */
+const SEGMENT_STATE = 3;
+// A Buffer's slice as a copy (TypedArray#slice makes a new Buffer through its species): one
+// allocation and a memcpy, cheaper than allocUnsafe plus copy from a view.
+const sliceCopy = Uint8Array.prototype.slice as (this: Buffer, start: number, end: number) => Buffer;
 
 export class QueueCore {
   readonly segment: Segment;
@@ -52,7 +57,14 @@ export class QueueCore {
   readonly #dispose: Dispose;
 
   /** Makes a new queue segment (named or not) and lays out its block and ring. */
-  static create(kind: SegmentKind, shape: QueueShape & { name?: string | undefined; create?: true | 'ifMissing' | undefined; mode?: number | undefined }): QueueCore {
+  static create(
+    kind: SegmentKind,
+    shape: QueueShape & {
+      name?: string | undefined;
+      create?: true | 'ifMissing' | undefined;
+      mode?: number | undefined;
+    },
+  ): QueueCore {
     const segment = Segment.create(
       kind,
       queueBytes(shape.cells),
@@ -97,11 +109,32 @@ export class QueueCore {
 
   /** Throws Closed when this handle is closed or the queue was unlinked. */
   check(): void {
-    this.segment.check();
+    // A plain read of the segment's state word (segment.ts: 2 = destroyed) on the fast path;
+    // nothing is ordered by it, a process only has to notice an unlink soon.
+    if (this.segment.closed || this.#u32[SEGMENT_STATE] === 2) this.segment.check();
   }
 
+  /** The queue's state word (shutdown bits); a plain read, for the same reason. */
   get state(): number {
-    return Atomics.load(this.#u32, W_STATE);
+    return this.#u32[W_STATE]!;
+  }
+
+  /**
+   * The get fast path: one attempt, no clock, no allocation but the item's. Returns NOTHING
+   * when the slow path must decide (nothing ready, shutdown, a refused or oversized record).
+   */
+  takeFast(reject: number): unknown {
+    this.check();
+    const ring = this.ring;
+    if (this.#u32[W_STATE] !== 0 || ring.tryTake(1, reject | OVERFLOW) !== RingStatus.Ok) return NOTHING;
+    const offset = ring.takenOffset[0]!;
+    const end = offset + ring.takenLength[0]!;
+    try {
+      if ((ring.takenFlags[0]! & KIND_BYTES) !== 0) return sliceCopy.call(ring.data, offset, end);
+      return decode(ring.data.subarray(offset, end));
+    } finally {
+      ring.release();
+    }
   }
 
   // ---- putting ----
@@ -117,6 +150,7 @@ export class QueueCore {
       if (status === RingStatus.Ok) return true;
       if (status === RingStatus.Corrupt) throw new CorruptionError('the queue’s shared memory is corrupt');
       if (!(patience ?? new Patience()).handle(this.ring, this.#dispose)) return false;
+      // recovered something: try again (at most four times in this call)
     }
     return false;
   }
@@ -138,15 +172,17 @@ export class QueueCore {
     if (this.tryPut(bytes, flags, patience)) return null;
     const left = patience.left();
     if (left <= 0) throw new Full();
-    if (patience.blockedByClaim) return this.#sleep(this.ring.spaceSignalOffset, left);
+    if (patience.blockedByClaim || !patience.retry()) return this.#sleep(this.ring.spaceSignalOffset, left, patience);
     if (spinUntil(() => this.ring.hasRoom(bytes.length) || this.state !== 0)) return AGAIN;
     const expected = this.ring.announceWantSpace();
     if (this.tryPut(bytes, flags, patience)) return null;
+    patience.parked();
     return { offset: this.ring.spaceSignalOffset, expected, ms: Math.min(left, LIVENESS_SLICE_MS * 4) };
   }
 
   /** Parks for a short while, woken by nobody in particular (a claimant that will finish soon). */
-  #sleep(offset: number, left: number): Park {
+  #sleep(offset: number, left: number, patience: Patience): Park {
+    patience.parked();
     return { offset, expected: Atomics.load(new Uint32Array(this.ring.buffer, offset, 1), 0), ms: Math.min(left, 1) };
   }
 
@@ -173,20 +209,21 @@ export class QueueCore {
         throw new TypeError('the next item was put as an object: read it with get()');
       }
       if (status === RingStatus.Corrupt) throw new CorruptionError('the queue’s shared memory is corrupt');
-      if (status === RingStatus.Busy && patience.handle(ring, this.#dispose)) continue;
+      if (status === RingStatus.Busy && patience.handle(ring, this.#dispose) && patience.retry()) continue;
       if (status === RingStatus.Empty && (state & STATE_SHUT_DOWN) !== 0) throw new ShutDown();
       const left = patience.left();
       if (left <= 0) throw new Empty();
-      if (status === RingStatus.Busy) {
+      if (status === RingStatus.Busy || !patience.retry()) {
         // A producer still writing the head record wakes us when it publishes; another consumer
-        // about to move D does not, so park briefly. Either way recheck liveness soon.
-        if (!patience.blockedByClaim) return AGAIN;
+        // about to move D does not. Park briefly either way and recheck liveness after it.
         const expected = ring.announceWantData();
+        patience.parked();
         return { offset: ring.dataSignalOffset, expected, ms: Math.min(left, 1) };
       }
       if (spinUntil(() => ring.size() > 0 || this.state !== state)) continue;
       const expected = ring.announceWantData();
       if (ring.size() > 0 || this.state !== state) continue;
+      patience.parked();
       return { offset: ring.dataSignalOffset, expected, ms: left };
     }
   }
@@ -220,9 +257,7 @@ export class QueueCore {
           return null;
         }
         if ((flags & KIND_BYTES) !== 0) {
-          const copy = Buffer.allocUnsafe(view.length);
-          view.copy(copy);
-          out.push(copy);
+          out.push(sliceCopy.call(ring.data, offset, offset + view.length));
         } else {
           out.push(decode(view));
         }

@@ -75,7 +75,9 @@ export function checkQueueOptions(options: unknown): QueueShape & Pick<QueueOpti
   const o = (options ?? {}) as QueueOptions;
   const maxsize = o.maxsize === undefined ? 0 : checkInteger(o.maxsize, 'maxsize', 0, 2 ** 31 - 1);
   const capacity =
-    o.capacityBytes === undefined ? DEFAULT_CAPACITY : checkInteger(o.capacityBytes, 'capacityBytes', MIN_CAPACITY, MAX_CAPACITY);
+    o.capacityBytes === undefined
+      ? DEFAULT_CAPACITY
+      : checkInteger(o.capacityBytes, 'capacityBytes', MIN_CAPACITY, MAX_CAPACITY);
   const maxOverflowBytes =
     o.maxOverflowBytes === undefined
       ? DEFAULT_MAX_OVERFLOW

@@ -30,12 +30,18 @@ export function bytesOf(value: unknown, what = 'bytes'): Uint8Array {
 // ---- put ----
 
 /** Puts bytes that are stable (the caller's own, or a copy), waiting as the timeout allows. */
-export async function putAsync(core: QueueCore, bytes: Uint8Array, flags: number, timeout: number, signal?: AbortSignal): Promise<void> {
+export async function putAsync(
+  core: QueueCore,
+  bytes: Uint8Array,
+  flags: number,
+  timeout: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const patience = new Patience(timeout);
   if (bytes.length > core.ring.maxInline) {
     core.oversized.checkLength(bytes.length);
     const progress: OversizedPut = { reserved: false, done: false };
-    for (let park = core.oversized.putStep(bytes, flags, patience, progress); park !== null; ) {
+    for (let park = core.oversized.putStep(bytes, flags, patience, progress); park !== null;) {
       await core.park(park, signal);
       park = core.oversized.putStep(bytes, flags, patience, progress);
     }
@@ -53,7 +59,7 @@ export function putSync(core: QueueCore, bytes: Uint8Array, flags: number, timeo
   if (bytes.length > core.ring.maxInline) {
     core.oversized.checkLength(bytes.length);
     const progress: OversizedPut = { reserved: false, done: false };
-    for (let park = core.oversized.putStep(bytes, flags, patience, progress); park !== null; ) {
+    for (let park = core.oversized.putStep(bytes, flags, patience, progress); park !== null;) {
       core.parkSync(park);
       park = core.oversized.putStep(bytes, flags, patience, progress);
     }
@@ -69,11 +75,18 @@ export function putSync(core: QueueCore, bytes: Uint8Array, flags: number, timeo
  * Returns null when it went in, else a stable copy to put by waiting.
  */
 export function encodeAndTryPut(core: QueueCore, item: unknown): Buffer | null {
-  return encodeWith(item, (bytes) => {
-    if (bytes.length > MAX_MESSAGE) throw new RangeError(`a message is at most ${MAX_MESSAGE} bytes (got ${bytes.length})`);
-    if (bytes.length <= core.ring.maxInline && core.tryPut(bytes, KIND_OBJECT, null)) return null;
-    return Buffer.from(bytes);
-  });
+  encoding = core; // tryPutEncoded runs synchronously, inside encodeWith
+  return encodeWith(item, tryPutEncoded);
+}
+
+let encoding: QueueCore | null = null;
+
+// Hoisted (no closure per put): puts the serializer's scratch bytes straight into the ring.
+function tryPutEncoded(bytes: Buffer): Buffer | null {
+  const core = encoding!;
+  if (bytes.length > MAX_MESSAGE) throw new RangeError(`a message is at most ${MAX_MESSAGE} bytes (got ${bytes.length})`);
+  if (bytes.length <= core.ring.maxInline && core.tryPut(bytes, KIND_OBJECT, null)) return null;
+  return Buffer.from(bytes);
 }
 
 /** Puts every item in order, as few claims and wake-ups as the ring allows. Returns the count. */
@@ -108,7 +121,14 @@ export async function putManyAsync(core: QueueCore, items: readonly unknown[], b
 const scratch: unknown[] = [];
 
 /** One item (reject: record kinds refused with TypeError), waiting as the timeout allows. */
-export async function getAsync(core: QueueCore, reject: number, timeout: number, signal?: AbortSignal): Promise<unknown> {
+export async function getAsync(
+  core: QueueCore,
+  reject: number,
+  timeout: number,
+  signal?: AbortSignal,
+): Promise<unknown> {
+  const fast = core.takeFast(reject);
+  if (fast !== NOTHING) return fast;
   const patience = new Patience(timeout);
   for (;;) {
     if (signal?.aborted) throw new AbortError();
@@ -125,6 +145,8 @@ export async function getAsync(core: QueueCore, reject: number, timeout: number,
 
 /** The blocking twin of getAsync. */
 export function getSync(core: QueueCore, reject: number, timeout: number): unknown {
+  const fast = core.takeFast(reject);
+  if (fast !== NOTHING) return fast;
   const patience = new Patience(timeout);
   for (;;) {
     const step = core.getStep(1, reject, patience, scratch);
@@ -139,7 +161,12 @@ export function getSync(core: QueueCore, reject: number, timeout: number): unkno
 }
 
 /** At least one item (waiting as the timeout allows), then as many more as are ready, up to `max`. */
-export async function getManyAsync(core: QueueCore, max: number, timeout: number, signal?: AbortSignal): Promise<unknown[]> {
+export async function getManyAsync(
+  core: QueueCore,
+  max: number,
+  timeout: number,
+  signal?: AbortSignal,
+): Promise<unknown[]> {
   const out: unknown[] = [];
   const patience = new Patience(timeout);
   while (out.length === 0) {

@@ -116,12 +116,18 @@ export function readSideFile<R>(
     try {
       const head = new Uint32Array(map, 0, 4);
       const magic = head[0];
-      if ((magic !== MAGIC && magic !== TOMBSTONE) || head[1] !== VERSION || head[2]! + head[3]! * HIGH !== descriptor.length) {
+      if (
+        (magic !== MAGIC && magic !== TOMBSTONE) ||
+        head[1] !== VERSION ||
+        head[2]! + head[3]! * HIGH !== descriptor.length
+      ) {
         throw new CorruptionError('a queue overflow file has a bad header');
       }
       if (magic === TOMBSTONE) return use(null);
       if (stat.size !== FILE_HEADER + descriptor.length) {
-        throw new CorruptionError(`a queue overflow file is ${stat.size} bytes, not ${FILE_HEADER + descriptor.length}`);
+        throw new CorruptionError(
+          `a queue overflow file is ${stat.size} bytes, not ${FILE_HEADER + descriptor.length}`,
+        );
       }
       return use(Buffer.from(map, FILE_HEADER, descriptor.length));
     } finally {

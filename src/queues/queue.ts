@@ -15,7 +15,7 @@ import {
   type WaitOptions,
 } from '../util.js';
 import { QueueCore } from './core.js';
-import { checkQueueOptions, KIND_BYTES, KIND_OBJECT, QUEUE_KIND, type QueueOptions } from './layout.js';
+import { checkQueueOptions, KIND_BYTES, KIND_OBJECT, NOTHING, QUEUE_KIND, type QueueOptions } from './layout.js';
 import * as ops from './ops.js';
 import { sweepOrphanSideFiles, sweepSideFiles } from './overflow.js';
 
@@ -86,6 +86,7 @@ export function closeCore(core: QueueCore): void {
 }
 
 export function checkWait(options: WaitOptions | undefined): number {
+  if (options === undefined) return Infinity;
   checkOptionsBag(options);
   checkSignal(options?.signal);
   if (options?.signal?.aborted) throw new AbortError();
@@ -173,6 +174,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
    */
   async get(options?: WaitOptions): Promise<T> {
     const timeout = checkWait(options);
+    const fast = this.#core.takeFast(0); // an item ready now costs no second Promise
+    if (fast !== NOTHING) return fast as T;
     return (await ops.getAsync(this.#core, 0, timeout, options?.signal)) as T;
   }
 
@@ -210,6 +213,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
    */
   async getBytes(options?: WaitOptions): Promise<Buffer> {
     const timeout = checkWait(options);
+    const fast = this.#core.takeFast(KIND_OBJECT);
+    if (fast !== NOTHING) return fast as Buffer;
     return (await ops.getAsync(this.#core, KIND_OBJECT, timeout, options?.signal)) as Buffer;
   }
 

@@ -2,7 +2,14 @@
 import { AbortError } from '../errors.js';
 import { registerHandleKind, type HandleDescriptor } from '../handles.js';
 import type { SegmentKind } from '../segment.js';
-import { checkOptionsBag, checkSignal, syncTimeoutOf, timeoutOf, type SyncWaitOptions, type WaitOptions } from '../util.js';
+import {
+  checkOptionsBag,
+  checkSignal,
+  syncTimeoutOf,
+  timeoutOf,
+  type SyncWaitOptions,
+  type WaitOptions,
+} from '../util.js';
 import type { QueueCore } from './core.js';
 import { KIND_OBJECT, SIMPLE_QUEUE_KIND, type QueueOptions } from './layout.js';
 import * as ops from './ops.js';
@@ -41,7 +48,11 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<T> {
 
   /** A JSON-safe descriptor that `fromHandle` revives. */
   toHandle(): HandleDescriptor {
-    return { kind: SimpleQueue.handleKind, version: SIMPLE_QUEUE_KIND.version, segment: this.#core.segment.segmentName };
+    return {
+      kind: SimpleQueue.handleKind,
+      version: SIMPLE_QUEUE_KIND.version,
+      segment: this.#core.segment.segmentName,
+    };
   }
 
   /** Puts `item`, waiting while the ring is full. Rejects as Queue#put. */

@@ -13,6 +13,7 @@ export const LIVENESS_SLICE_MS = 50;
 /** The longest spin before parking (µs), and how often spinning rechecks the clock. */
 const SPIN_MS = 0.05;
 const SPIN_CHECK_EVERY = 32;
+const MAX_RETRIES = 8;
 
 const cpus = availableParallelism();
 let spinCheckedAt = -Infinity;
@@ -108,7 +109,22 @@ export class Patience {
     if (!abandoned && (now - this.#stalledSince < GRACE_MS || owner === ownerToken() || !isDead(owner))) {
       return false;
     }
-    ring.recover(dispose);
-    return true;
+    return ring.recover(dispose);
   }
+
+  /**
+   * Counts a retry without parking (after a spin, a recheck or a recovery). Past a few in a row
+   * the caller parks briefly instead: with corrupt counters a retry could succeed forever
+   * without the operation ever succeeding.
+   */
+  retry(): boolean {
+    return ++this.#retries <= MAX_RETRIES;
+  }
+
+  /** The caller parked: retries start over. */
+  parked(): void {
+    this.#retries = 0;
+  }
+
+  #retries = 0;
 }

@@ -1,0 +1,191 @@
+// Queues when processes die at bad moments, when shared memory is scribbled over, and when idle.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Empty, JoinableQueue, Queue } from 'multiproc';
+
+import { fixture, runNode, sleep } from './helpers.js';
+
+const opened: { close(): void }[] = [];
+function track<T extends { close(): void }>(q: T): T {
+  opened.push(q);
+  return q;
+}
+afterEach(() => {
+  for (const q of opened.splice(0)) q.close();
+});
+
+const child = (mode: string, q: { toHandle(): object }, ...rest: (string | number)[]) =>
+  runNode(fixture('queue-child.js'), [mode, JSON.stringify(q.toHandle()), ...rest.map(String)], 30_000);
+
+/** Starts a child we can kill; resolves its exit. */
+function start(
+  mode: string,
+  q: Queue<unknown>,
+  ...rest: (string | number)[]
+): { process: ChildProcess; exited: Promise<void> } {
+  const p = spawn(
+    process.execPath,
+    [fixture('queue-child.js'), mode, JSON.stringify(q.toHandle()), ...rest.map(String)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<void>((resolve) => p.on('close', () => resolve()));
+  return { process: p, exited };
+}
+
+function checksum(i: number): number {
+  return ((Math.imul(i, 2654435761) >>> 0) ^ 0x5bd1e995) >>> 0;
+}
+
+/** CPU time (ms) a process has used, from /proc/<pid>/stat. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, at USER_HZ 100
+}
+
+describe('a process that dies in the middle of an operation', () => {
+  it('a producer killed holding the tail claim: the next put gets past it within 1 s', async () => {
+    const q = track(new Queue<string>());
+    const dead = await child('die-holding-claim', q);
+    expect(dead.signal).toBe('SIGKILL');
+    await q.put('after', { timeout: 1500 });
+    expect(await q.get({ timeout: 1500 })).toBe('after');
+  });
+
+  it('a producer killed before publishing leaves no trace: its record is skipped whole', async () => {
+    const q = track(new JoinableQueue<string>());
+    await q.put('A');
+    const dead = await child('die-before-publish', q, 5000);
+    expect(dead.signal).toBe('SIGKILL');
+    await q.put('B');
+    expect(q.qsize()).toBe(3);
+    expect(await q.get({ timeout: 1500 })).toBe('A');
+    expect(await q.get({ timeout: 1500 })).toBe('B');
+    await expect(q.get({ timeout: 50 })).rejects.toBeInstanceOf(Empty);
+    expect(q.qsize()).toBe(0);
+    q.taskDone();
+    q.taskDone();
+    expect(await q.join({ timeout: 1000 })).toBe(true); // the dead one's item counts as done
+    for (let i = 0; i < 20_000; i++) {
+      q.putSync(`x${i}`, { timeout: 1000 }); // many laps over the skipped cells
+      expect(q.getSync({ timeout: 1000 })).toBe(`x${i}`);
+    }
+  });
+
+  it('a consumer killed holding the head before taking it: the item is handed back', async () => {
+    const q = track(new Queue<string>());
+    await q.put('kept');
+    const dead = await child('die-holding-head', q);
+    expect(dead.signal).toBe('SIGKILL');
+    expect(await q.get({ timeout: 1500 })).toBe('kept');
+  });
+
+  it('a consumer killed after taking loses that item only; its cells come back to producers', async () => {
+    const q = track(new Queue<number>({ capacityBytes: 4096 }));
+    let n = 0;
+    while (!q.full()) q.putSync(n++);
+    const dead = await child('die-after-take', q);
+    expect(dead.signal).toBe('SIGKILL');
+    expect(await q.get()).toBe(1); // item 0 went with the dead consumer
+    q.putSync(n, { timeout: 1500 }); // and the ring is not wedged behind its record
+    q.putSync(n + 1, { timeout: 1500 });
+    const rest: number[] = [];
+    while (!q.empty()) rest.push(q.getSync());
+    expect(rest).toEqual(Array.from({ length: n }, (_, i) => i + 2));
+  });
+
+  it('producers SIGKILLed at random moments: no half message, nothing duplicated, the queue goes on', async () => {
+    const q = track(new Queue<{ i: number; sum: number; pad: string }>({ capacityBytes: 256 * 1024 }));
+    const seen = new Set<number>();
+    let stop = false;
+    const drain = (async () => {
+      while (!stop || !q.empty()) {
+        try {
+          const item = await q.get({ timeout: 100 });
+          expect(item.sum).toBe(checksum(item.i));
+          expect(item.pad.length).toBe(20_000);
+          expect(seen.has(item.i)).toBe(false);
+          seen.add(item.i);
+        } catch (error) {
+          if (!(error instanceof Empty)) throw error;
+        }
+      }
+    })();
+    for (let round = 0; round < 8; round++) {
+      const before = seen.size;
+      const producer = start('produce', q, round * 100_000, 100_000, 20_000);
+      while (seen.size === before) await sleep(1); // it is producing now
+      await sleep((round * 7) % 20);
+      producer.process.kill('SIGKILL');
+      await producer.exited;
+    }
+    await sleep(200);
+    stop = true;
+    await drain;
+    expect(seen.size).toBeGreaterThan(0);
+    await q.put({ i: -1, sum: checksum(-1), pad: 'x'.repeat(20_000) }, { timeout: 1500 });
+    expect((await q.get({ timeout: 1500 })).i).toBe(-1);
+  }, 60_000);
+
+  it('a consumer SIGKILLed while others consume: the others get the rest, none twice', async () => {
+    const q = track(new Queue<{ i: number; sum: number; pad: string }>({ capacityBytes: 16 * 1024 }));
+    const victim = start('consume', q, 1_000_000);
+    const total = 3000;
+    const got = new Set<number>();
+    const producing = (async () => {
+      for (let i = 0; i < total; i++) await q.put({ i, sum: checksum(i), pad: '' });
+    })();
+    await sleep(150);
+    victim.process.kill('SIGKILL');
+    await victim.exited;
+    for (;;) {
+      try {
+        const item = await q.get({ timeout: 1500 });
+        expect(got.has(item.i)).toBe(false);
+        got.add(item.i);
+      } catch (error) {
+        if (error instanceof Empty) break;
+        throw error;
+      }
+    }
+    await producing;
+    expect(got.size).toBeGreaterThan(0);
+    expect(got.has(total - 1)).toBe(true);
+  }, 60_000);
+});
+
+describe('corrupt shared memory', () => {
+  it('garbage over a queue makes calls fail with clear errors, never crash or hang', async () => {
+    const all = new Set<string>();
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const q = track(new Queue({ capacityBytes: 8192 })); // small: the garbage hits live cells
+      const result = await child('scribble', q, seed);
+      expect(result.signal).toBe(null);
+      expect(result.stderr).toBe('');
+      const { seen } = JSON.parse(result.stdout) as { seen: string[] };
+      for (const name of seen)
+        expect(['CorruptionError', 'SerializationError', 'Empty', 'Full', 'TypeError']).toContain(name);
+      for (const name of seen) all.add(name);
+    }
+    expect(all.has('CorruptionError')).toBe(true);
+  }, 60_000);
+});
+
+describe('waiting', () => {
+  it('an idle blocked get uses no CPU (under 5% over 2 s)', async () => {
+    const q = track(new Queue<string>());
+    const waiter = start('idle-get', q);
+    await new Promise<void>((resolve) => waiter.process.stdout!.once('data', () => resolve()));
+    await sleep(200);
+    const before = cpuMs(waiter.process.pid!);
+    await sleep(2000);
+    const used = cpuMs(waiter.process.pid!) - before;
+    await q.put('wake');
+    await waiter.exited;
+    expect(used).toBeLessThan(100);
+  });
+});
