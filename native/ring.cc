@@ -1,6 +1,6 @@
-// JS bindings of ring.h, for the tests that check src/ring.ts against the C++ ring on the same
+// JS bindings of ring.h, for the tests that check src/ring/ against the C++ ring on the same
 // memory (a record put by one is taken by the other), and for benchmarks. The library's queues
-// run src/ring.ts: a binding call per message that allocates would cost more than the work.
+// run src/ring/: a binding call per message that allocates would cost more than the work.
 #include "ring.h"
 
 #include <vector>

@@ -1,5 +1,5 @@
 // A lock-free multi-producer multi-consumer ring of variable-length records in shared memory,
-// safe against processes that die at any instruction. Plain C++20, no Node-API: src/ring.ts
+// safe against processes that die at any instruction. Plain C++20, no Node-API: src/ring/
 // mirrors it line for line (the JS fast path), and native/test/ring_test.cc checks it.
 //
 // Algorithm: Vyukov's bounded MPMC queue (a sequence tag per cell, a CAS to claim) over cells

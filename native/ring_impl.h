@@ -103,7 +103,7 @@ inline Status Ring::Put(const Slice* items, uint32_t count, uint32_t owner, uint
       StoreHeader(at, length, items[i].flags);
       if (length != 0) std::memcpy(data_ + PayloadOffset(at, length), items[i].data, length);
       MP_RING_PAUSE("put: wrote a record");
-      // Publish in two steps, as src/ring.ts does (a 64-bit store costs JavaScript a BigInt):
+      // Publish in two steps, as src/ring/ does (a 64-bit store costs JavaScript a BigInt):
       // the tag (release: the bytes before it), then the owner. In between the record reads as
       // taken by us before D moved; if we die there, Recover hands it back, complete. seq_cst
       // orders the last store before our read of `data wanted` in Notify (a consumer going to

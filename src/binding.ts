@@ -85,7 +85,7 @@ export interface Binding {
   semTryWait(handle: object): boolean;
   semPost(handle: object): void;
   semGetValue(handle: object): number;
-  // ring.cc (the C++ ring of native/ring.h, for tests and benchmarks; queues use src/ring.ts)
+  // ring.cc (the C++ ring of native/ring.h, for tests and benchmarks; queues use src/ring/)
   ringInit(buffer: ArrayBuffer, byteOffset: number, cells: number, maxItems: number, start: number): boolean;
   ringPut(
     buffer: ArrayBuffer,

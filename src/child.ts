@@ -17,6 +17,8 @@ import type { TargetSpec } from './target.js';
 
 const LAUNCH_FD = 3;
 const RUNTIME = Symbol.for('multiproc.runtime');
+/** The target module this process is importing right now, if any: Process#start refuses then. */
+export const IMPORTING_TARGET = Symbol.for('multiproc.importingTarget');
 
 /** What the library knows about this process; read by process.ts (currentProcess & co). */
 export interface ChildRuntime {
@@ -80,10 +82,17 @@ async function targetError(message: string, cause?: unknown): Promise<Error> {
 export async function loadTarget(spec: TargetSpec): Promise<Callable> {
   if (spec.kind === 'function') return compileFunction(spec);
   let namespace: Record<string, unknown>;
+  const globals = globalThis as Record<symbol, unknown>;
+  // While the target module's top level runs, starting a process would make every child start
+  // another one in turn (a module that targets itself with no main-guard): refused, as Python's
+  // spawn refuses to start a process "before the current process has finished its bootstrapping".
+  globals[IMPORTING_TARGET] = spec.url;
   try {
     namespace = (await import(spec.url)) as Record<string, unknown>;
   } catch (error) {
     throw await targetError(`cannot load the target module ${spec.url}: ${(error as Error)?.message ?? error}`, error);
+  } finally {
+    globals[IMPORTING_TARGET] = undefined;
   }
   const fn = namespace[spec.name];
   if (typeof fn !== 'function') {

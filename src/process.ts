@@ -206,6 +206,14 @@ export class Process {
     this.#check();
     if (this.#state !== 'initial') throw new ProcessError(`${this} cannot be started twice`);
     if (currentProcess().daemon) throw new ProcessError('a daemon process is not allowed to have children');
+    const importing = (globalThis as Record<symbol, unknown>)[Symbol.for('multiproc.importingTarget')];
+    if (typeof importing === 'string') {
+      throw new ProcessError(
+        `cannot start a process while this child is still importing its target module ${importing}: ` +
+          `the module starts processes at its top level, so every child would start more. Guard that code ` +
+          `(if (currentProcess().name === 'MainProcess') { ... }) or move it into a function.`,
+      );
+    }
     const self = currentProcess();
     const { id, pid } = spawnChild(
       {

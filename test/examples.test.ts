@@ -59,6 +59,11 @@ const examples: Array<[file: string, check: (stdout: string) => void]> = [
     'parallel-map.js',
     (stdout) => expect(stdout).toBe('primes below 200000: map 17984, imapUnordered 17984, in this process 17984\n'),
   ],
+  [
+    'queue.js',
+    (stdout) =>
+      expect(stdout).toBe('squares 1 4 9 16 25 36 49 64\nraw bytes, then 4194304 bytes\nworkers exited 0 0\n'),
+  ],
 ];
 
 describe('examples', () => {

@@ -412,3 +412,14 @@ describe('native entry points of process.cc', () => {
     native.setParentDeathSignal!(0); // garbage above may have armed one in this test process
   });
 });
+
+describe('a module that starts processes at its top level', () => {
+  it('does not start more processes when a child imports it as its target (no fork bomb)', async () => {
+    const result = await runNode(fixture('self-target.js'), [], 30_000);
+    // The child refuses to start a grandchild while importing its target, so it fails (exit 1)
+    // with a message that says why, and the parent goes on.
+    expect(result.stdout).toContain('child exit code 1');
+    expect(result.stderr).toContain('still importing its target module');
+    expect(result.stdout).not.toContain('work ran');
+  });
+});

@@ -1,10 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
   AbortError,
   Closed,
+  Process,
   Empty,
   Full,
   JoinableQueue,
@@ -43,6 +44,12 @@ describe('Queue options', () => {
     expect(() => new Queue({ create: 'ifMissing' })).toThrow(TypeError);
     expect(() => new Queue(5 as unknown as object)).toThrow(TypeError);
     expect(() => new SimpleQueue({ maxsize: 1 } as object)).toThrow(TypeError);
+  });
+
+  it('an idle queue costs its capacityBytes plus at most 64 KiB of shared memory', () => {
+    const q = track(new Queue());
+    const { segment } = q.toHandle() as { segment: string };
+    expect(statSync(`/dev/shm${segment}`).size).toBeLessThanOrEqual((1 << 20) + 64 * 1024);
   });
 
   it('async methods reject (never throw) on bad arguments', async () => {
@@ -314,6 +321,28 @@ describe('Queue across processes', () => {
     expect(JSON.parse((await asked).stdout)).toEqual({ answer: 'pong' });
     expect(track(JoinableQueue.fromHandle(track(new JoinableQueue()).toHandle()))).toBeInstanceOf(JoinableQueue);
     expect(() => Queue.fromHandle({ kind: 'Lock', version: 1 })).toThrow(TypeError);
+  });
+});
+
+describe('Queue and Process', () => {
+  it('queues passed as Process arguments are live in the child', async () => {
+    const tasks = track(new JoinableQueue<number>());
+    const results = track(new Queue<number>());
+    const workers = [0, 1].map(
+      () => new Process({ target: { module: fixture('queue-targets.js'), name: 'doubler' }, args: [tasks, results] }),
+    );
+    for (const w of workers) w.start();
+    await tasks.putMany([1, 2, 3, 4, 5]);
+    expect(await tasks.join({ timeout: 20_000 })).toBe(true);
+    const got: number[] = [];
+    for (let i = 0; i < 5; i++) got.push(await results.get({ timeout: 5000 }));
+    expect(got.sort((a, b) => a - b)).toEqual([2, 4, 6, 8, 10]);
+    tasks.shutdown();
+    for (const w of workers) {
+      await w.join({ timeout: 20_000 });
+      expect(w.exitCode).toBe(0);
+      w.close();
+    }
   });
 });
 

@@ -1,16 +1,16 @@
-// The TypeScript ring (src/ring.ts) against the C++ one (native/ring.h, bound by native/ring.cc):
+// The TypeScript ring (src/ring/) against the C++ one (native/ring.h, bound by native/ring.cc):
 // one layout, so either one takes what the other put, in one process and across processes.
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { native } from '../dist/binding.js';
 import { CorruptionError } from '../dist/errors.js';
-import { Ring } from '../dist/ring.js';
+import { Ring } from '../dist/ring/ring.js';
 import { Segment } from '../dist/segment.js';
 
 import { fixture, runNode } from './helpers.js';
 
 const KIND = { tag: 'RTST', version: 1, label: 'ring test' };
-// RingStatus (a const enum in src/ring-layout.ts: inlined, no runtime object)
+// RingStatus (a const enum in src/ring/layout.ts: inlined, no runtime object)
 const RingStatus = { Ok: 0, Empty: 1, Full: 2, Busy: 3, WrongKind: 4, TooBig: 5, Corrupt: 6 } as const;
 type RingStatus = (typeof RingStatus)[keyof typeof RingStatus];
 const OFFSET = 64; // after the segment header

@@ -6,7 +6,7 @@ import { native } from '../binding.js';
 import { Closed, CorruptionError, Empty, Full, ShutDown } from '../errors.js';
 import { waitWord, waitWordSync } from '../futex.js';
 import { ownerToken } from '../liveness.js';
-import { Ring, RingStatus, type Dispose } from '../ring.js';
+import { Ring, RingStatus, type Dispose } from '../ring/ring.js';
 import { Segment, type SegmentKind } from '../segment.js';
 import { randomToken } from '../util.js';
 import { decode } from './codec.js';

@@ -14,7 +14,7 @@
 //
 // Record flags (the ring's 8 user bits): KIND_OBJECT or KIND_BYTES, plus OVERFLOW when the
 // payload is the descriptor of a side segment (overflow.ts) rather than the message itself.
-import { Ring } from '../ring.js';
+import { Ring } from '../ring/ring.js';
 import { HEADER_BYTES, type SegmentKind } from '../segment.js';
 import { checkInteger, checkOptionsBag, describe } from '../util.js';
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 import { isOwnerAlive, ownerToken } from '../liveness.js';
-import { BlockerKind, type Dispose, type Ring } from '../ring.js';
+import { BlockerKind, type Dispose, type Ring } from '../ring/ring.js';
 
 /** How long a blocked operation waits before it asks whether its blocker is alive. */
 export const GRACE_MS = 10;
@@ -17,24 +17,27 @@ const MAX_RETRIES = 8;
 
 const cpus = availableParallelism();
 let spinCheckedAt = -Infinity;
-let spinAllowed = true;
+let runnable = 1; // a smoothed count of runnable tasks (ourselves included)
 
 /**
  * Whether spinning can pay off: only when runnable tasks do not outnumber CPUs (two processes
- * spinning on one CPU cost milliseconds per hand-off). /proc/loadavg is read at most every 100 ms.
+ * spinning on one CPU cost milliseconds per hand-off). /proc/loadavg's count jitters (it counts
+ * transient threads and the reader itself), so it is sampled every 10 ms and smoothed.
  */
 export function maySpin(): boolean {
+  if (cpus < 2) return false;
   const now = performance.now();
-  if (now - spinCheckedAt > 100) {
+  if (now - spinCheckedAt > 10) {
     spinCheckedAt = now;
     try {
       const match = / (\d+)\//.exec(readFileSync('/proc/loadavg', 'latin1'));
-      spinAllowed = cpus > 1 && match !== null && Number(match[1]) <= cpus;
+      runnable = 0.75 * runnable + 0.25 * (match === null ? cpus + 1 : Number(match[1]));
     } catch {
-      spinAllowed = false;
+      runnable = cpus + 1;
     }
   }
-  return spinAllowed;
+  // The reader counts itself and a transient thread or two: one more than the CPUs is normal.
+  return runnable <= cpus + 1;
 }
 
 /** Spins (bounded in time and iterations) until `ready()`; true when it became ready. */

@@ -1,5 +1,5 @@
 // The layout of the ring (native/ring.h has the drawing and the algorithm), as constants shared
-// by src/ring.ts, plus the one-time initialisation of a fresh ring.
+// by base.ts and ring.ts, plus the one-time initialisation of a fresh ring.
 
 export const RING_MAGIC = 0x4752504d; // 'MPRG'
 export const RING_VERSION = 1;
