@@ -32,8 +32,9 @@ if (currentProcess().name === 'MainProcess') {
 
   await tasks.putMany([1, 2, 3, 4, 5, 6, 7, 8]);
   await tasks.join(); // every task marked done
+  /** @type {Array<{ n: number, square: number }>} */
   const squares = [];
-  for (let i = 0; i < 8; i++) squares.push(await results.get());
+  for (let i = 0; i < 8; i++) squares.push(/** @type {{ n: number, square: number }} */ (await results.get()));
   squares.sort((a, b) => a.n - b.n);
   console.log(`squares ${squares.map((r) => r.square).join(' ')}`);
 

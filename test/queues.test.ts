@@ -48,7 +48,7 @@ describe('Queue options', () => {
 
   it('an idle queue costs its capacityBytes plus at most 64 KiB of shared memory', () => {
     const q = track(new Queue());
-    const { segment } = q.toHandle() as { segment: string };
+    const { segment } = q.toHandle() as unknown as { segment: string };
     expect(statSync(`/dev/shm${segment}`).size).toBeLessThanOrEqual((1 << 20) + 64 * 1024);
   });
 

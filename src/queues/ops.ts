@@ -84,7 +84,8 @@ let encoding: QueueCore | null = null;
 // Hoisted (no closure per put): puts the serializer's scratch bytes straight into the ring.
 function tryPutEncoded(bytes: Buffer): Buffer | null {
   const core = encoding!;
-  if (bytes.length > MAX_MESSAGE) throw new RangeError(`a message is at most ${MAX_MESSAGE} bytes (got ${bytes.length})`);
+  if (bytes.length > MAX_MESSAGE)
+    throw new RangeError(`a message is at most ${MAX_MESSAGE} bytes (got ${bytes.length})`);
   if (bytes.length <= core.ring.maxInline && core.tryPut(bytes, KIND_OBJECT, null)) return null;
   return Buffer.from(bytes);
 }
