@@ -25,6 +25,7 @@ export interface Capabilities {
 
 let cached: Capabilities | undefined;
 
+/** What the running platform supports (probed once): futex waits, futex_waitv, pidfd, memfd, parent-death signal. */
 export function capabilities(): Capabilities {
   cached ??= { ...native.capabilities(), platform: process.platform, arch: process.arch };
   return { ...cached };

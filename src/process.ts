@@ -10,6 +10,7 @@ import { childExecArgv, spawnChild } from './spawn.js';
 import { prepareTarget, type Target, type TargetSpec } from './target.js';
 import { checkOptionsBag, checkSignal, describe, timeoutOf, type WaitOptions } from './util.js';
 
+/** Options of `new Process(...)`: the target, its arguments, and how the child is started. */
 export interface ProcessOptions {
   /** A function (sent as source) or `{ module, name }`: see API.md section 2. */
   target: Target;

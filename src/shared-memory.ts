@@ -7,6 +7,7 @@ import { Closed } from './errors.js';
 import { registerHandleKind, type HandleDescriptor } from './handles.js';
 import { checkInteger, checkOptionsBag, describe, randomToken } from './util.js';
 
+/** Options of `new SharedMemory(...)`: attach by `name`, or `create` one of `size` bytes. */
 export interface SharedMemoryOptions {
   /** The segment's name; a leading `/` is optional (as in Python). Generated when creating without one. */
   name?: string | undefined;

@@ -28,6 +28,7 @@ const examples: Array<[file: string, check: (stdout: string) => void]> = [
       expect(lines).toEqual(Array.from({ length: 10 }, (_, i) => `hello world ${i}`).sort());
     },
   ],
+  ['quick-start.js', (stdout) => expect(stdout).toBe('got { i: 0 }\ngot { i: 1 }\ngot { i: 2 }\n[ 1, 4, 9, 16 ]\n')],
   ['shared-counter.js', (stdout) => expect(stdout).toBe('3.1415927\n0 -1 -2 -3 -4 -5 -6 -7 -8 -9\ncounter 40000\n')],
   ['condition.js', (stdout) => expect(stdout).toBe('consumer saw 5 items\nproducer made 5 items\n')],
   [

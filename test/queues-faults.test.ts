@@ -1,6 +1,6 @@
 // Queues when processes die at bad moments, when shared memory is scribbled over, and when idle.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -82,6 +82,26 @@ describe('a process that dies in the middle of an operation', () => {
     const dead = await child('die-holding-head', q);
     expect(dead.signal).toBe('SIGKILL');
     expect(await q.get({ timeout: 1500 })).toBe('kept');
+  });
+
+  it('a producer killed before writing an oversized message: the reader drops it and goes on', async () => {
+    const q = track(new Queue<string>({ capacityBytes: 8192 }));
+    const dead = await child('die-after-descriptor', q, 1 << 20);
+    expect(dead.signal).toBe('SIGKILL');
+    await q.put('next');
+    expect(await q.get({ timeout: 1500 })).toBe('next');
+    expect(readdirSync('/dev/shm').filter((name) => name.includes('-QOVF-'))).toEqual([]);
+  });
+
+  it('a reader waiting when an oversized message arrives gets it whole', async () => {
+    const q = track(new Queue({ capacityBytes: 8192 }));
+    const waiting = q.getBytes({ timeout: 20_000 });
+    const producer = await child('produce-bytes', q, 1, 20 << 20);
+    expect(producer.stderr).toBe('');
+    const bytes = await waiting;
+    expect(bytes.length).toBe(20 << 20);
+    expect([bytes.readUInt32LE(0), bytes.readUInt32LE(4), bytes[1 << 20]]).toEqual([0, checksum(0), 0]);
+    expect(readdirSync('/dev/shm').filter((name) => name.includes('-QOVF-'))).toEqual([]);
   });
 
   it('a consumer killed after taking loses that item only; its cells come back to producers', async () => {

@@ -37,6 +37,7 @@ export interface TcpAddress {
 /** A Unix socket path, or a TCP address. */
 export type Address = string | TcpAddress;
 
+/** Options of `new Listener(...)`: the address to listen on and the authkey peers must know. */
 export interface ListenerOptions {
   /** Where to listen. Default: a new Unix socket in a private (0700) directory of this user. */
   address?: Address | undefined;

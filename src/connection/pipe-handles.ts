@@ -19,6 +19,7 @@ const HANDLE_VERSION = 1;
 const DEFAULT_CAPACITY = 64 * 1024;
 const KEEPER_CHECK_MS = 100;
 
+/** Options of `Pipe(...)`: duplex or one-way, and the size of each direction's ring. */
 export interface PipeOptions {
   /** false: `[reader, writer]`, a one-way pipe. Default true: two ends that both send and receive. */
   duplex?: boolean | undefined;

@@ -14,6 +14,7 @@ import {
   ID_LENGTH_OFFSET,
   ID_MAX,
   ID_OFFSET,
+  DROPPED,
   KIND_BYTES,
   NOTHING,
   OVERFLOW,
@@ -203,7 +204,11 @@ export class QueueCore {
       }
       const ring = this.ring;
       const status = ring.tryTake(max, reject | (max > 1 ? OVERFLOW : 0));
-      if (status === RingStatus.Ok) return this.#consume(out);
+      if (status === RingStatus.Ok) {
+        const consumed = this.#consume(out);
+        if (consumed === DROPPED) continue; // on to the next item
+        return consumed;
+      }
       if (status === RingStatus.WrongKind) {
         if (max > 1) return this.getStep(1, reject, patience, out); // an oversized one first
         throw new TypeError('the next item was put as an object: read it with get()');
@@ -236,7 +241,7 @@ export class QueueCore {
   }
 
   /** Turns the records of the last take into values (appended to `out`) and frees them. */
-  #consume(out: unknown[]): null | PendingRead {
+  #consume(out: unknown[]): null | PendingRead | typeof DROPPED {
     const ring = this.ring;
     const n = ring.takenCount;
     let pending: PendingRead | null = null;
@@ -253,6 +258,7 @@ export class QueueCore {
           const value = pending.tryRead();
           if (value === NOTHING) return pending;
           pending = null;
+          if (value === DROPPED) return DROPPED; // its producer died before writing it
           out.push(value);
           return null;
         }

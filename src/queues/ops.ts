@@ -7,17 +7,7 @@ import type { Park, QueueCore } from './core.js';
 import { DROPPED, KIND_BYTES, KIND_OBJECT, MAX_MESSAGE, NOTHING } from './layout.js';
 import type { OversizedPut } from './oversized.js';
 import { PendingRead } from './oversized.js';
-import { Patience } from './waiting.js';
-
-const nap = new Int32Array(new SharedArrayBuffer(4));
-
-function sleepSync(ms: number): void {
-  Atomics.wait(nap, 0, 0, ms);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { LIVENESS_SLICE_MS, Patience } from './waiting.js';
 
 /** Bytes of a putBytes argument, as a view (no copy: the ring copies them). */
 export function bytesOf(value: unknown, what = 'bytes'): Uint8Array {
@@ -185,23 +175,26 @@ export async function getManyAsync(
   return out;
 }
 
-// A taken oversized message whose producer is still writing its side file: poll for the file
-// (a rare path; the producer is copying the message). Its timeout no longer applies: the item
-// is taken, so the get waits for it rather than lose it.
+// A taken oversized message whose producer is still writing its side file: park on the data
+// signal (the producer bumps it once the file is in place), in slices, so that a producer that
+// died is noticed. Its timeout no longer applies: the item is taken, so the get waits for it
+// rather than lose it.
 async function readPending(core: QueueCore, read: PendingRead): Promise<unknown> {
-  for (let delay = 0.2; ; delay = Math.min(delay * 2, 20)) {
+  for (;;) {
+    const expected = core.ring.dataSignal();
     const value = read.tryRead();
     if (value !== NOTHING) return value;
-    await sleep(delay);
+    await core.park({ offset: core.ring.dataSignalOffset, expected, ms: LIVENESS_SLICE_MS }, undefined);
     if (core.segment.closed) throw new Closed(`${core.segment.kind.label} is closed`);
   }
 }
 
 function readPendingSync(core: QueueCore, read: PendingRead): unknown {
-  for (let delay = 0.2; ; delay = Math.min(delay * 2, 20)) {
+  for (;;) {
+    const expected = core.ring.dataSignal();
     const value = read.tryRead();
     if (value !== NOTHING) return value;
-    sleepSync(delay);
+    core.parkSync({ offset: core.ring.dataSignalOffset, expected, ms: LIVENESS_SLICE_MS });
     if (core.segment.closed) throw new Closed(`${core.segment.kind.label} is closed`);
   }
 }

@@ -113,6 +113,8 @@ export class Oversized {
       } catch (error) {
         writeSideFile(descriptor, null); // a tombstone: the consumer drops the item
         throw error;
+      } finally {
+        ring.wakeData(); // a reader that took the descriptor parks until the file is in place
       }
       progress.done = true;
       return null;

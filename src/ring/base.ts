@@ -302,6 +302,17 @@ export class RingBase {
     return this.notify(W_SPACE_WANTED, W_SPACE_SIGNAL);
   }
 
+  /** The data signal's value now (a reader about to park on it reads it before its check). */
+  dataSignal(): number {
+    return Atomics.load(this.u32, W_DATA_SIGNAL);
+  }
+
+  /** Bumps the data signal and wakes every reader parked on it, announced or not. */
+  wakeData(): void {
+    Atomics.add(this.u32, W_DATA_SIGNAL, 1);
+    native.futexWake(this.buffer, this.dataSignalOffset);
+  }
+
   /** Bumps both signals and wakes every sleeper (shutdown, unlink). */
   wakeAll(): void {
     Atomics.add(this.u32, W_DATA_SIGNAL, 1);
