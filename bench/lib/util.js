@@ -307,6 +307,22 @@ export function median(xs) {
 }
 
 /**
+ * Times `once` warm + n times and returns the median of the measured (post-warm-up) runs, in ms.
+ * @param {import('./types.js').Ctx} ctx
+ * @param {() => Promise<void>} once
+ */
+export async function medianOf(ctx, once) {
+  /** @type {number[]} */
+  const times = [];
+  for (let r = 0; r < ctx.warm + ctx.n; r++) {
+    const t0 = now();
+    await once();
+    if (r >= ctx.warm) times.push(now() - t0);
+  }
+  return median(times);
+}
+
+/**
  * A checked sum of 0..n-1, to verify that every message arrived.
  * @param {number} n
  */

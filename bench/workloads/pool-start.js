@@ -1,6 +1,6 @@
 // @ts-check
 // Pool(2) start-up: from `new Pool` until both workers have run a task.
-import { check, median, multiproc, now, runPython, runToExit, within, childTarget } from '../lib/util.js';
+import { check, median, multiproc, now, runPython, runToExit, within, childTarget, medianOf } from '../lib/util.js';
 
 export const id = 'pool-start';
 export const title = 'Pool(2) start until both workers ran a task';
@@ -14,21 +14,6 @@ export const goal = [{ vs: 'node-e', ratio: 1 / 1.2, text: "time <= 1.2x node -e
 export const labels = { 'node-e': "node -e '' spawned + awaited", python: 'Python Pool(2), spawn' };
 export const note =
   'new Pool({ processes: 2 }), then applyAsync(pid) two at a time until two distinct pids answered, then terminate; median of n.';
-
-/**
- * @param {import('../lib/types.js').Ctx} ctx
- * @param {() => Promise<void>} once
- */
-async function medianOf(ctx, once) {
-  /** @type {number[]} */
-  const times = [];
-  for (let r = 0; r < ctx.warm + ctx.n; r++) {
-    const t0 = now();
-    await once();
-    if (r >= ctx.warm) times.push(now() - t0);
-  }
-  return median(times);
-}
 
 /** @type {Record<string, import('../lib/types.js').Contestant>} */
 export const contestants = {

@@ -1,6 +1,6 @@
 // @ts-check
 // Process start + join of a trivial target, against spawning `node -e ''` and waiting for its exit.
-import { check, childTarget, median, multiproc, now, reapProcess, runPython, runToExit } from '../lib/util.js';
+import { check, childTarget, multiproc, reapProcess, runPython, runToExit, medianOf } from '../lib/util.js';
 
 export const id = 'process-start';
 export const title = 'Process start+join';
@@ -14,21 +14,6 @@ export const goal = [{ vs: 'node-e', ratio: 1 / 1.1, text: "time <= 1.1x node -e
 export const labels = { 'node-e': "node -e '' spawned + awaited", python: 'Python spawn start+join' };
 export const note =
   'new Process({ target }) .start() + await join() of an empty target, n times after a warm-up start; median. The process start-up is the workload here.';
-
-/**
- * @param {import('../lib/types.js').Ctx} ctx
- * @param {() => Promise<void>} once
- */
-async function medianOf(ctx, once) {
-  /** @type {number[]} */
-  const times = [];
-  for (let r = 0; r < ctx.warm + ctx.n; r++) {
-    const t0 = now();
-    await once();
-    if (r >= ctx.warm) times.push(now() - t0);
-  }
-  return median(times);
-}
 
 /** @type {Record<string, import('../lib/types.js').Contestant>} */
 export const contestants = {
