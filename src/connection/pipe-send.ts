@@ -10,6 +10,12 @@ import { Flag, RECORD_HEADER, type ByteRing } from './pipe-ring.js';
 
 /** A parked writer looks at the reader's liveness at least this often (ms). */
 const SLICE_MS = 100;
+/**
+ * A writer waiting for another writer's lock parks on `head`, which the unlock does not change:
+ * a wake that lands before it parks is lost, so it parks this briefly (pipes shared by several
+ * writers only).
+ */
+const LOCK_SLICE_MS = 1;
 
 /** What the sender needs from its connection. */
 export interface SenderHost {
@@ -49,6 +55,8 @@ export class PipeSender {
   readonly #ring: ByteRing;
   readonly #host: SenderHost;
   #locked = false;
+  /** The last write found another writer holding the lock. */
+  #lockedOut = false;
   #queue: SendOp[] = [];
 
   constructor(ring: ByteRing, host: SenderHost) {
@@ -93,10 +101,12 @@ export class PipeSender {
     const op: Progress = { bytes, flags: isBytes ? Flag.bytes : 0, sent: 0, started: false };
     const ring = this.#ring;
     for (;;) {
+      // Read before trying: room made after the try changes head, so the park returns at once.
+      const seen = ring.head();
       if (this.#writeSome(op)) return;
       try {
-        const seen = this.#beforeWait(op);
-        const slice = Math.min(SLICE_MS, remaining(deadline));
+        this.#beforeWait(op);
+        const slice = Math.min(this.#slice(), remaining(deadline));
         if (slice === 0) throw new TimeoutError('the reader did not make room within the timeout');
         ring.parkWriter(1);
         try {
@@ -124,13 +134,14 @@ export class PipeSender {
   async #pump(): Promise<void> {
     while (this.#queue.length > 0 && !this.#host.closed) {
       const op = this.#queue[0]!;
+      const ring = this.#ring;
       try {
+        const seen = ring.head();
         if (!this.#writeSome(op)) {
           if (op.signal?.aborted) throw new AbortError();
-          const seen = this.#beforeWait(op);
-          const slice = Math.min(SLICE_MS, remaining(op.deadline));
+          this.#beforeWait(op);
+          const slice = Math.min(this.#slice(), remaining(op.deadline));
           if (slice === 0) throw new TimeoutError('the reader did not make room within the timeout');
-          const ring = this.#ring;
           ring.parkWriter(1);
           try {
             if (ring.head() === seen) await waitWord(ring.buffer, ring.headOffset, seen, slice, op.signal);
@@ -153,8 +164,12 @@ export class PipeSender {
     this.#host.check();
     if (this.#host.peerGone(false)) throw brokenPipe();
     const ring = this.#ring;
+    this.#lockedOut = false;
     if (!this.#locked) {
-      if (!ring.tryLock('write', ownerToken())) return false;
+      if (!ring.tryLock('write', ownerToken())) {
+        this.#lockedOut = true;
+        return false;
+      }
       this.#locked = true;
     }
     const total = op.bytes.byteLength;
@@ -191,12 +206,14 @@ export class PipeSender {
   }
 
   /** Before parking: EPIPE if the reader is gone; takes over a dead writer's lock. */
-  #beforeWait(op: Progress): number {
-    const ring = this.#ring;
-    const seen = ring.head();
+  #beforeWait(op: Progress): void {
     if (this.#host.peerGone(true)) throw brokenPipe();
-    if (!op.started && !this.#locked) ring.breakDeadLock('write');
-    return seen;
+    if (!op.started && !this.#locked) this.#ring.breakDeadLock('write');
+  }
+
+  /** How long the next park may last before the writer looks again. */
+  #slice(): number {
+    return this.#lockedOut ? LOCK_SLICE_MS : SLICE_MS;
   }
 
   /** Withdraws a message cut short (the reader drops its part) and returns `error`. */

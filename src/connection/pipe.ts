@@ -25,6 +25,11 @@ import { BRIEF_BLOCK_MS, SpinPolicy, spinUntil } from './spin.js';
 
 /** A parked reader looks at the peer's liveness at least this often (ms). */
 const SLICE_MS = 100;
+/**
+ * A reader locked out by another reader of the same end parks on `tail`, which the unlock does
+ * not change: a wake that lands before it parks is lost, so it parks this briefly.
+ */
+const LOCKED_OUT_SLICE_MS = 1;
 /** ...and at most this often: a probe is a syscall, too dear to make on every hand-off (ms). */
 const PROBE_EVERY_MS = 20;
 
@@ -60,6 +65,8 @@ export class PipeConnection extends Connection {
   #peerDead = false;
   #probedAt = -Infinity;
   #readLocked = false;
+  /** The last take found another reader of this end holding the read lock. */
+  #readLockedOut = false;
   #assembly: Assembly | null = null;
   #deferred = 0; // bytes of a record handed out as a view, freed by _release
   #lastActive = -Infinity;
@@ -172,11 +179,13 @@ export class PipeConnection extends Connection {
     const ring = this.#in!;
     if (this.#assembly !== null && this.#assembly.buf.length > limit) throw tooShort(this.#assembly.buf.length, limit);
     if (!this.#readLocked) {
+      this.#readLockedOut = false;
       if (ring.used() === 0) {
         if (this.#peerGone(false)) throw new EOFError();
         return null;
       }
-      if (!ring.tryLock('read', ownerToken())) return null;
+      this.#readLockedOut = !ring.tryLock('read', ownerToken());
+      if (this.#readLockedOut) return null;
       this.#readLocked = true;
     }
     let keep = false;
@@ -266,6 +275,10 @@ export class PipeConnection extends Connection {
     if (this.#closed) return true;
     const ring = this.#in!;
     const seen = ring.tail();
+    // A record published after the caller found the ring empty but before `seen` was read would
+    // never change the tail again: parking on it would sleep through the message. (When another
+    // reader of this end holds the read lock the ring is not empty: park, briefly, see #slice.)
+    if (seen !== ring.head() && !this.#readLockedOut) return true;
     if (spin && this.#spin.should('spin', this.#lastActive)) {
       const arrived = spinUntil(() => ring.tail() !== seen);
       this.#spin.record('spin', arrived);
@@ -280,7 +293,7 @@ export class PipeConnection extends Connection {
     const seen = this.#beforePark(spin);
     if (seen === true) return true;
     const ring = this.#in!;
-    const slice = Math.min(SLICE_MS, remaining(deadline));
+    const slice = Math.min(this.#readLockedOut ? LOCKED_OUT_SLICE_MS : SLICE_MS, remaining(deadline));
     if (slice === 0) return false;
     ring.parkReader(1);
     try {
@@ -306,7 +319,7 @@ export class PipeConnection extends Connection {
     const seen = this.#beforePark(true);
     if (seen === true) return true;
     const ring = this.#in!;
-    const slice = Math.min(SLICE_MS, remaining(deadline));
+    const slice = Math.min(this.#readLockedOut ? LOCKED_OUT_SLICE_MS : SLICE_MS, remaining(deadline));
     if (slice === 0) return false;
     ring.parkReader(1);
     try {
