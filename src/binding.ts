@@ -1,6 +1,8 @@
 // The one door to the native addon: loads it with node-gyp-build (build/Release first, then the
 // prebuild for this platform) and types its surface. Nothing else imports the .node file.
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Outcomes of a futex wait, as native/futex.h names them. */
@@ -122,7 +124,29 @@ export interface RingOutcome {
 /** shmOpen flags. */
 export const OpenFlags = { create: 1, exclusive: 2 } as const;
 
-export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * The package's root folder (where package.json is). Found by walking up, not from a fixed depth:
+ * the built code may sit in dist/ or in a chunk of dist/ (scripts/bundle.mjs), and tests run src/.
+ */
+export const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'multiproc'
+    ) {
+      return dir;
+    }
+    if (path.dirname(dir) === dir) throw new Error(`multiproc: no package.json of multiproc above ${start}`);
+  }
+}
+
+/** The path of a built file of the package, e.g. distPath('child-main.js'). */
+export function distPath(file: string): string {
+  return path.join(packageRoot, 'dist', file);
+}
 
 const require = createRequire(import.meta.url);
 const load = require('node-gyp-build') as (dir: string) => unknown;

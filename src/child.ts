@@ -1,4 +1,5 @@
-// The child's entry (Python's spawn.py): `node [execArgv] dist/child.js`, started by spawn.ts.
+// The child's side of a start (Python's spawn.py): `node [execArgv] dist/child-main.js`, started
+// by spawn.ts, runs main().
 //
 // It reads the launch message from fd 3, records who it is (currentProcess, parentProcess), arms
 // the parent-death signal when it is a daemon, loads the target, rebuilds the arguments, runs the
@@ -9,7 +10,6 @@
 // node:fs at first; the serializer, the addon and the target module are loaded when needed.
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 
 import type { LaunchHeader } from './spawn.js';
@@ -173,7 +173,8 @@ async function report(name: string, error: unknown): Promise<void> {
   process.stderr.write(`Process ${name}:\n${inspect(error)}\n`);
 }
 
-async function main(): Promise<void> {
+/** Runs this child process: launch message, target, exit. */
+export async function main(): Promise<void> {
   let launch: ReturnType<typeof readLaunch>;
   try {
     launch = readLaunch();
@@ -222,6 +223,3 @@ async function main(): Promise<void> {
   if (exitCode !== 0) process.exit(exitCode);
   process.exit(); // honours a process.exitCode the target set
 }
-
-// Run only as the entry point: Pool workers and the like import loadTarget from here.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

@@ -10,9 +10,8 @@
 // kernel's flock, not a registration, says who uses a segment.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
-import { native } from './binding.js';
+import { distPath, native } from './binding.js';
 
 export const UNNAMED_PREFIX = 'mp-o-';
 const ORPHAN_MIN_AGE_MS = 2_000;
@@ -63,7 +62,7 @@ export function ensureTracker(): void {
   ensured = true;
   if (native.trackerAlive()) return;
   // Explicit argv and no execArgv: the tracker never runs the parent's code or loaders.
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
+  const child = spawn(process.execPath, [distPath('resource-tracker-main.js')], {
     detached: true,
     stdio: 'ignore',
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -74,7 +73,8 @@ export function ensureTracker(): void {
   child.unref();
 }
 
-function runTracker(): void {
+/** The tracker process's work (resource-tracker-main.ts): sweep until idle. */
+export function runTracker(): void {
   if (!native.trackerClaim()) return; // another tracker runs for this user
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   let idleSince = Date.now();
@@ -85,4 +85,3 @@ function runTracker(): void {
   }, SWEEP_INTERVAL_MS);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) runTracker();

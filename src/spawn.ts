@@ -5,9 +5,8 @@
 // Launch message: [u32 total length][u32 header length][JSON header][serialized args]. The child
 // reads exactly that many bytes, so it never waits for the write end to be closed.
 import { closeSync, write, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
-import { native } from './binding.js';
+import { distPath, native } from './binding.js';
 import { handlesWritten, serialize } from './serialize.js';
 import type { TargetSpec } from './target.js';
 
@@ -37,7 +36,7 @@ export interface SpawnRequest {
   onExit: (exitCode: number) => void;
 }
 
-const CHILD_ENTRY = fileURLToPath(new URL('./child.js', import.meta.url));
+const CHILD_ENTRY = distPath('child-main.js');
 // Written synchronously up to this size: an empty pipe holds it without blocking.
 const SYNC_WRITE_LIMIT = 64 * 1024;
 

@@ -377,7 +377,7 @@ describe('module functions', () => {
   });
 
   it('the child entry refuses to run by hand', async () => {
-    const result = await runNode(fileURLToPath(new URL('../dist/child.js', import.meta.url)));
+    const result = await runNode(fileURLToPath(new URL('../dist/child-main.js', import.meta.url)));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/started by multiproc's Process, not by hand/);
     expect(existsSync('/proc/self')).toBe(true);

@@ -4,7 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
+import { distPath } from '../binding.js';
 import { authkeyOf } from '../connection/auth.js';
 import type { Address } from '../connection/index.js';
 import { socketDirectory } from '../connection/listener.js';
@@ -53,7 +55,7 @@ export interface RegisterOptions {
   createMethod?: boolean | undefined;
 }
 
-const SERVER_MAIN = new URL('./server-main.js', import.meta.url);
+const SERVER_MAIN = pathToFileURL(distPath('managers/server-main.js'));
 const START_TIMEOUT_MS = 60_000;
 let serverCount = 0;
 

@@ -1,5 +1,8 @@
 // The pool's side of one worker: its Process, its segment and channel, and the tasks it holds in
 // the order it will run them. The scheduler decides; the slot sends, parks and reports.
+import { pathToFileURL } from 'node:url';
+
+import { distPath } from '../binding.js';
 import { Process } from '../process.js';
 import { Segment } from '../segment.js';
 import type { TargetSpec } from '../target.js';
@@ -10,7 +13,7 @@ import { payloadBytes, tasksSize, writeCancel, writeDefine, writeStop, writeTask
 import type { Task, TaskHolder } from './tasks.js';
 import type { WorkerDescriptor } from './worker.js';
 
-const WORKER_TARGET = { module: new URL('./worker.js', import.meta.url), name: 'poolWorker' };
+const WORKER_TARGET = { module: pathToFileURL(distPath('pool/worker.js')), name: 'poolWorker' };
 // Tasks go out in messages of about this size, so a worker starts on the first ones while the
 // rest are still being written.
 const MESSAGE_BYTES = 64 * 1024;
