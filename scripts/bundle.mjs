@@ -68,6 +68,9 @@ await build({
   target: 'node20',
   packages: 'external',
   sourcemap: true,
+  // Class and function names are API (constructor.name, error names, inspect output): esbuild
+  // would rename clashing ones (two RLock classes live in different modules).
+  keepNames: true,
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
