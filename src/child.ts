@@ -31,31 +31,95 @@ export interface ChildRuntime {
   exitHooks: Array<() => unknown>;
 }
 
-function readExactly(fd: number, length: number): Buffer {
-  const buffer = Buffer.allocUnsafe(length);
+// A launch message is at most its header plus the largest serialized message (2 GiB - 1).
+const MAX_LAUNCH_BYTES = 8 + 0x7fffffff;
+// The body is read in pieces of at most this size, so that what is allocated follows what
+// actually arrived, never a length the message merely claims.
+const READ_PIECE = 1 << 20;
+
+function readPieces(fd: number, length: number, pieces: Buffer[]): void {
   let done = 0;
   while (done < length) {
-    let n: number;
-    try {
-      n = readSync(fd, buffer, done, length - done, null);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw error;
+    const piece = Buffer.allocUnsafe(Math.min(length - done, READ_PIECE));
+    let filled = 0;
+    while (filled < piece.length) {
+      let n: number;
+      try {
+        n = readSync(fd, piece, filled, piece.length - filled, null);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw error;
+      }
+      if (n === 0) throw new Error(`the launch message ended after ${done + filled} of ${length} bytes`);
+      filled += n;
     }
-    if (n === 0) throw new Error(`the launch message ended after ${done} of ${length} bytes`);
-    done += n;
+    pieces.push(piece);
+    done += filled;
   }
-  return buffer;
+}
+
+function launchError(why: string): Error {
+  return new Error(`the launch message is corrupt: ${why}`);
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** Checks the shape of a TargetSpec as spawn.ts writes it (target.ts). */
+function checkTarget(target: unknown): asserts target is TargetSpec {
+  const t = target as Record<string, unknown> | null;
+  if (typeof t !== 'object' || t === null || !isString(t.name)) throw launchError('bad target');
+  if (t.kind === 'module' ? !isString(t.url) : t.kind !== 'function' || !isString(t.source) || !isString(t.base)) {
+    throw launchError('bad target');
+  }
+}
+
+/**
+ * Decodes a whole launch message ([u32 total][u32 header length][JSON header][args], see
+ * spawn.ts). Throws a plain Error ("the launch message is corrupt: ...") for anything else: the
+ * child reports it and exits 1. The args stay bytes (a view), decoded later by deserialize.
+ */
+export function decodeLaunch(message: Buffer): { header: LaunchHeader; payload: Buffer } {
+  if (message.length < 8) throw launchError(`${message.length} bytes`);
+  const total = message.readUint32LE(0);
+  const headerLength = message.readUint32LE(4);
+  if (total !== message.length) throw launchError(`it records ${total} bytes but is ${message.length}`);
+  if (headerLength > total - 8) throw launchError(`a header of ${headerLength} bytes does not fit`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message.toString('utf8', 8, 8 + headerLength));
+  } catch {
+    throw launchError('the header is not JSON');
+  }
+  const header = parsed as Record<string, unknown> | null;
+  if (typeof header !== 'object' || header === null) throw launchError('the header is not an object');
+  if (header.version !== 1) throw new Error(`launch message version ${String(header.version)} is not supported`);
+  checkTarget(header.target);
+  const identity = header.identity;
+  if (
+    !isString(header.name) ||
+    !isString(header.parentName) ||
+    typeof header.daemon !== 'boolean' ||
+    typeof header.handles !== 'boolean' ||
+    !Number.isSafeInteger(header.parentPid) ||
+    !Array.isArray(identity) ||
+    !identity.every((n) => Number.isSafeInteger(n))
+  ) {
+    throw launchError('a header field has the wrong type');
+  }
+  return { header: header as unknown as LaunchHeader, payload: message.subarray(8 + headerLength) };
 }
 
 function readLaunch(): { header: LaunchHeader; payload: Buffer } {
   // Started by hand, fd 3 is missing or belongs to Node itself (libuv's epoll): leave it alone.
   if (!fstatSync(LAUNCH_FD).isFIFO()) throw new Error(`fd ${LAUNCH_FD} is not a pipe`);
-  let head: Buffer;
-  let body: Buffer;
+  let message: Buffer;
   try {
-    head = readExactly(LAUNCH_FD, 8);
-    body = readExactly(LAUNCH_FD, head.readUint32LE(0) - 8);
+    const pieces: Buffer[] = [];
+    readPieces(LAUNCH_FD, 8, pieces);
+    const total = pieces[0]!.readUint32LE(0);
+    if (total < 8 || total > MAX_LAUNCH_BYTES) throw launchError(`it claims ${total} bytes`);
+    readPieces(LAUNCH_FD, total - 8, pieces);
+    message = Buffer.concat(pieces, total);
   } finally {
     try {
       closeSync(LAUNCH_FD); // grandchildren must not inherit it
@@ -63,10 +127,7 @@ function readLaunch(): { header: LaunchHeader; payload: Buffer } {
       // EBADF: not started by multiproc; reported below
     }
   }
-  const headerLength = head.readUint32LE(4);
-  const header = JSON.parse(body.toString('utf8', 0, headerLength)) as LaunchHeader;
-  if (header.version !== 1) throw new Error(`launch message version ${header.version} is not supported`);
-  return { header, payload: body.subarray(headerLength) };
+  return decodeLaunch(message);
 }
 
 // ---- rebuilding the target (the child's half of target.ts) ----
@@ -78,21 +139,24 @@ async function targetError(message: string, cause?: unknown): Promise<Error> {
   return new TargetError(message, cause === undefined ? undefined : { cause });
 }
 
-/** Loads the function a spec names. Rejects with TargetError naming the module and the export. */
-export async function loadTarget(spec: TargetSpec): Promise<Callable> {
+/**
+ * Loads the function a spec names. Rejects with TargetError naming the module and the export.
+ * `bootstrapping`: this is the target of the process (or of a pool task), not a Barrier action.
+ */
+export async function loadTarget(spec: TargetSpec, bootstrapping = true): Promise<Callable> {
   if (spec.kind === 'function') return compileFunction(spec);
   let namespace: Record<string, unknown>;
   const globals = globalThis as Record<symbol, unknown>;
   // While the target module's top level runs, starting a process would make every child start
   // another one in turn (a module that targets itself with no main-guard): refused, as Python's
   // spawn refuses to start a process "before the current process has finished its bootstrapping".
-  globals[IMPORTING_TARGET] = spec.url;
+  if (bootstrapping) globals[IMPORTING_TARGET] = spec.url;
   try {
     namespace = (await import(spec.url)) as Record<string, unknown>;
   } catch (error) {
     throw await targetError(`cannot load the target module ${spec.url}: ${(error as Error)?.message ?? error}`, error);
   } finally {
-    globals[IMPORTING_TARGET] = undefined;
+    if (bootstrapping) globals[IMPORTING_TARGET] = undefined;
   }
   const fn = namespace[spec.name];
   if (typeof fn !== 'function') {
@@ -105,9 +169,24 @@ export async function loadTarget(spec: TargetSpec): Promise<Callable> {
 const TARGET_FILENAME = '[multiproc target]';
 let warningFilterInstalled = false;
 
-// The source is compiled in the global scope, with import() resolving against the parent's cwd
-// (`spec.base`) rather than against this file.
 async function compileFunction(spec: Extract<TargetSpec, { kind: 'function' }>): Promise<Callable> {
+  try {
+    return compileFunctionSync(spec);
+  } catch (error) {
+    const message =
+      error instanceof SyntaxError
+        ? `the target function's source cannot be compiled: ${error.message}`
+        : 'the target source did not produce a function';
+    throw await targetError(message, error);
+  }
+}
+
+/**
+ * Compiles a function target's source in the global scope, with import() resolving against the
+ * parent's cwd (`spec.base`) rather than against this file. Throws the SyntaxError, or a
+ * TypeError when the source is not a function.
+ */
+export function compileFunctionSync(spec: Extract<TargetSpec, { kind: 'function' }>): Callable {
   if (!warningFilterInstalled) {
     // vm's main-context loader is marked experimental in Node 20 and warns on first use; the
     // child's stderr belongs to the user's program.
@@ -134,10 +213,10 @@ async function compileFunction(spec: Extract<TargetSpec, { kind: 'function' }>):
       const holder = new vm.Script(`({${spec.source}})`, options).runInThisContext() as Record<string, unknown>;
       fn = Object.values(holder)[0];
     } catch {
-      throw await targetError(`the target function's source cannot be compiled: ${error.message}`, error);
+      throw error;
     }
   }
-  if (typeof fn !== 'function') throw await targetError('the target source did not produce a function');
+  if (typeof fn !== 'function') throw new TypeError('the target source did not produce a function');
   return fn as Callable;
 }
 
@@ -209,6 +288,9 @@ export async function main(): Promise<void> {
       if (header.handles) await import('./index.js'); // registers every handle kind
       const { deserialize } = await import('./serialize.js');
       args = deserialize(payload) as unknown[];
+      // A Barrier argument loads its action's module: ready before the target can wait on it.
+      const { revivalsSettled } = await import('./handles.js');
+      await revivalsSettled();
     }
     try {
       await fn(...args);

@@ -210,7 +210,11 @@ export class ShareableList {
     if (descriptor.version !== HANDLE_VERSION) {
       throw new RangeError(`ShareableList handle version ${String(descriptor.version)} is not supported`);
     }
-    return new ShareableList(null, { name: descriptor.name as string });
+    // Without a name the constructor would create a new, empty list (and leak its segment).
+    if (typeof descriptor.name !== 'string') {
+      throw new TypeError(`not a ShareableList handle: bad name ${describe(descriptor.name)}`);
+    }
+    return new ShareableList(null, { name: descriptor.name });
   }
 
   /** The SharedMemory holding the list. */

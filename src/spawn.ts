@@ -100,7 +100,8 @@ function environment(env: Record<string, string | undefined>): string[] {
   return entries;
 }
 
-function launchMessage(header: Omit<LaunchHeader, 'handles'>, args: unknown[]): Buffer {
+/** The launch message (format above); exported for the fuzz tests of its decoder (child.ts). */
+export function launchMessage(header: Omit<LaunchHeader, 'handles'>, args: unknown[]): Buffer {
   const before = handlesWritten();
   const payload = args.length === 0 ? Buffer.alloc(0) : serialize(args, 'args');
   const json = Buffer.from(JSON.stringify({ ...header, handles: handlesWritten() !== before }));

@@ -33,6 +33,12 @@ const LOCKED_OUT_SLICE_MS = 1;
 /** ...and at most this often: a probe is a syscall, too dear to make on every hand-off (ms). */
 const PROBE_EVERY_MS = 20;
 
+/**
+ * A message in several records starts in a buffer of at most this size, doubled as its bytes
+ * arrive: its FIRST record's `total` is the writer's word, trusted for the bound, not the size.
+ */
+const ASSEMBLY_START_BYTES = 1 << 20;
+
 /** What one end is made of; pipe-handles.ts builds it. */
 export interface EndParts {
   readonly segment: Segment;
@@ -43,7 +49,9 @@ export interface EndParts {
 }
 
 interface Assembly {
-  readonly buf: Buffer;
+  /** Grows (up to `total`) as records arrive: a header's claim alone allocates nothing big. */
+  buf: Buffer;
+  readonly total: number;
   readonly isBytes: boolean;
   filled: number;
 }
@@ -177,7 +185,7 @@ export class PipeConnection extends Connection {
   protected override _take(limit: number): Message | null {
     this.#check();
     const ring = this.#in!;
-    if (this.#assembly !== null && this.#assembly.buf.length > limit) throw tooShort(this.#assembly.buf.length, limit);
+    if (this.#assembly !== null && this.#assembly.total > limit) throw tooShort(this.#assembly.total, limit);
     if (!this.#readLocked) {
       this.#readLockedOut = false;
       if (ring.used() === 0) {
@@ -226,21 +234,28 @@ export class PipeConnection extends Connection {
             return { bytes: copy, isBytes, owned: true };
           }
           if (record.total > MAX_MESSAGE_BYTES) throw new CorruptionError('a Pipe message is longer than 2 GiB');
-          this.#assembly = { buf: Buffer.allocUnsafe(record.total), isBytes, filled: 0 };
+          const first = Math.min(record.total, ASSEMBLY_START_BYTES);
+          this.#assembly = { buf: Buffer.allocUnsafe(first), total: record.total, isBytes, filled: 0 };
         } else if (this.#assembly === null) {
           ring.advance(record.span); // a fragment of a message whose reader died: skipped
           continue;
         }
         const assembly = this.#assembly;
-        if (assembly.filled + record.size > assembly.buf.length || record.total !== assembly.buf.length) {
+        if (assembly.filled + record.size > assembly.total || record.total !== assembly.total) {
           throw new CorruptionError('a Pipe message has more bytes than its length');
+        }
+        if (assembly.filled + record.size > assembly.buf.length) {
+          const grown = Buffer.allocUnsafe(
+            Math.min(assembly.total, Math.max(assembly.buf.length * 2, assembly.filled + record.size)),
+          );
+          assembly.buf.copy(grown, 0, 0, assembly.filled);
+          assembly.buf = grown;
         }
         ring.copyOut(record, assembly.buf, assembly.filled);
         assembly.filled += record.size;
         ring.advance(record.span);
         if (flags & Flag.last) {
-          if (assembly.filled !== assembly.buf.length)
-            throw new CorruptionError('a Pipe message is short of its length');
+          if (assembly.filled !== assembly.total) throw new CorruptionError('a Pipe message is short of its length');
           this.#assembly = null;
           this.#lastActive = performance.now();
           return { bytes: assembly.buf, isBytes: assembly.isBytes, owned: true };

@@ -104,6 +104,18 @@ function checkSpec(spec: unknown): TargetSpec {
   return s as TargetSpec;
 }
 
+/** Decodes a DEFINE message f[start..end); CorruptionError when it is not one. */
+export function readDefine(f: Frame, start: number, end: number): { fnId: number; spec: TargetSpec } {
+  const fnId = u32At(f, (start >>> 2) + 1, end);
+  let spec: unknown;
+  try {
+    spec = JSON.parse(f.bytes.toString('utf8', start + 8, end));
+  } catch {
+    throw truncated(); // not JSON: a raw SyntaxError would not say that the channel is corrupt
+  }
+  return { fnId, spec: checkSpec(spec) };
+}
+
 class WorkerLoop {
   readonly #endpoint: Endpoint;
   readonly #words: Int32Array;
@@ -159,8 +171,7 @@ class WorkerLoop {
   #message(f: Frame, start: number, end: number): void {
     switch (u32At(f, start >>> 2, end)) {
       case ToWorker.Define: {
-        const fnId = u32At(f, (start >>> 2) + 1, end);
-        const spec = checkSpec(JSON.parse(f.bytes.toString('utf8', start + 8, end)));
+        const { fnId, spec } = readDefine(f, start, end);
         const loaded: Loaded = { spec, fn: undefined, promise: loadTarget(spec) };
         loaded.promise.then(
           (fn) => (loaded.fn = fn),
