@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { native } from './binding.js';
 import { ProcessError } from './errors.js';
 import { activeChildren, currentProcess, logToStderr, parentProcess, Process } from './process.js';
-import { describe } from './util.js';
+import { checkBoolean, checkOptionsBag, describe } from './util.js';
 
 /** What the running platform supports. Nothing fails silently where a feature is missing. */
 export interface Capabilities {
@@ -88,6 +88,8 @@ let startMethodSet = false;
  */
 export function setStartMethod(method: StartMethod, options?: { force?: boolean }): void {
   checkMethod(method);
+  checkOptionsBag(options);
+  if (options?.force !== undefined) checkBoolean(options.force, 'force');
   if (startMethodSet && options?.force !== true) throw new ProcessError('the start method has already been set');
   startMethodSet = true;
 }

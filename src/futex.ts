@@ -141,6 +141,8 @@ export function atomicWaitSync(
 export function atomicNotify(view: Int32Array | Uint32Array, index: number, count = Infinity): number {
   const [buffer, byteOffset] = viewArgs(view, index);
   if (typeof count !== 'number' || Number.isNaN(count)) throw new TypeError('count must be a number');
-  if (count < 0) throw new RangeError('count must not be negative');
+  if (count < 0 || (count !== Infinity && !Number.isInteger(count))) {
+    throw new RangeError(`count must be a non-negative integer or Infinity (got ${count})`);
+  }
   return native.futexWake(buffer, byteOffset, count === Infinity ? undefined : count);
 }

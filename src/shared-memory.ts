@@ -171,6 +171,9 @@ export class SharedMemory {
   }
 
   static fromHandle(descriptor: HandleDescriptor): SharedMemory {
+    if (typeof descriptor !== 'object' || descriptor === null || descriptor.kind !== SharedMemory.handleKind) {
+      throw new TypeError(`not a SharedMemory handle: ${describe(descriptor)}`);
+    }
     if (descriptor.version !== HANDLE_VERSION) {
       throw new RangeError(
         `SharedMemory handle version ${String(descriptor.version)} is not supported (this is version ${HANDLE_VERSION})`,

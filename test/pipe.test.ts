@@ -340,16 +340,7 @@ describe('Pipe in one process', () => {
 });
 
 describe('Pipe arguments', () => {
-  it.each([
-    ['Pipe(duplex: 1)', () => Pipe({ duplex: 1 as unknown as boolean }), TypeError],
-    ['Pipe(capacityBytes: 0)', () => Pipe({ capacityBytes: 0 }), RangeError],
-    ['Pipe(capacityBytes: 2 GiB)', () => Pipe({ capacityBytes: 2 ** 31 }), RangeError],
-    ['Pipe(capacityBytes: "1")', () => Pipe({ capacityBytes: '1' as unknown as number }), TypeError],
-    ['Pipe(null)', () => Pipe(null as unknown as undefined), TypeError],
-  ])('%s throws', (_name, make, type) => {
-    expect(make).toThrow(type);
-  });
-
+  // Pipe()'s own bad options are rows of test/bad-input.test.ts.
   it('bad arguments: Sync forms throw, async forms reject (never throw)', async () => {
     const [a, b] = pipe();
     const cases: [() => unknown, ErrorConstructor][] = [

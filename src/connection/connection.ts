@@ -6,8 +6,8 @@
 // Messages keep their boundaries and their order per direction. Objects go through the one
 // serializer (serialize.ts); bytes go as they are. A message too long for the caller's limit
 // raises BufferTooShort and stays where it is (stricter than Python, which drops it).
-import { deserialize, serialize } from '../serialize.js';
-import { AbortError, Closed, TimeoutError } from '../errors.js';
+import { deserialize, handlesWritten, serialize } from '../serialize.js';
+import { AbortError, Closed, SerializationError, TimeoutError } from '../errors.js';
 import { checkOptionsBag, checkSignal, deadlineOf, describe, timeoutOf, type WaitOptions } from '../util.js';
 
 /** Reaches a connection's readiness hooks (see wait.ts). */
@@ -68,8 +68,11 @@ function limitOf(maxLength: unknown): number {
   return checkByteCount(maxLength, 'maxLength', Number.MAX_SAFE_INTEGER);
 }
 
-function encode(obj: unknown): Uint8Array {
+function encode(obj: unknown, network: boolean): Uint8Array {
+  const before = handlesWritten();
   const bytes = serialize(obj, 'message');
+  // The peer would refuse it unread (see SocketConnection): say so here, where the caller is.
+  if (network && handlesWritten() !== before) throw networkHandle('message');
   if (bytes.length > MAX_MESSAGE_BYTES) throw new RangeError(`a message is at most ${MAX_MESSAGE_BYTES} bytes`);
   return bytes;
 }
@@ -118,7 +121,7 @@ export abstract class Connection {
   send(obj: unknown, options?: WaitOptions): Promise<void> {
     try {
       const { deadline, signal } = this.#sendPrologue(options);
-      return this._send(encode(obj), false, deadline, signal);
+      return this._send(encode(obj, this._network), false, deadline, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -127,7 +130,7 @@ export abstract class Connection {
   /** The blocking form of {@link send}. */
   sendSync(obj: unknown, options?: SyncTimeoutOptions): void {
     const { deadline } = this.#sendPrologue(options);
-    this._sendSync(encode(obj), false, deadline);
+    this._sendSync(encode(obj, this._network), false, deadline);
   }
 
   /** Sends `size` bytes of `buf` from `offset` (in bytes) as one message, with no serialization. */
@@ -154,12 +157,12 @@ export abstract class Connection {
    * `timeout` runs out, AbortError when `signal` aborts (nothing is taken then).
    */
   async recv(options?: WaitOptions): Promise<unknown> {
-    return this.#receive(Infinity, options, decode);
+    return this.#receive(Infinity, options, (message) => this._decode(message));
   }
 
   /** The blocking form of {@link recv}. */
   recvSync(options?: SyncTimeoutOptions): unknown {
-    return this.#receiveSync(Infinity, options, decode);
+    return this.#receiveSync(Infinity, options, (message) => this._decode(message));
   }
 
   /**
@@ -303,6 +306,19 @@ export abstract class Connection {
   // ---- what a transport implements ----
 
   /**
+   * True when the peer is on the network (a TCP socket): live handles (Queue, Lock, Pipe end,
+   * proxy ...) name resources of one machine, so none is sent to it or revived from it.
+   */
+  protected get _network(): boolean {
+    return false;
+  }
+
+  /** Turns a received object message into its value (a transport may check the bytes first). */
+  protected _decode(message: Message): unknown {
+    return decode(message);
+  }
+
+  /**
    * Takes the next whole message if one is here (null if not yet). Throws EOFError when nothing
    * is left and the peer is gone, BufferTooShort (taking nothing) when it is longer than
    * `limit`, Closed when this end is closed. The bytes may be a view valid until the next call.
@@ -321,6 +337,15 @@ export abstract class Connection {
   /** Sends one message; the bytes are the caller's only during the synchronous part of the call. */
   protected abstract _send(bytes: Uint8Array, isBytes: boolean, deadline: number, signal?: AbortSignal): Promise<void>;
   protected abstract _sendSync(bytes: Uint8Array, isBytes: boolean, deadline: number): void;
+}
+
+/** The error for a live handle that would cross to or from a network peer. */
+export function networkHandle(path: string): SerializationError {
+  return new SerializationError(
+    'a live handle (Queue, Lock, Pipe end, manager proxy ...) cannot travel over a TCP connection: it names ' +
+      'resources of one machine; send plain data, or use a Unix-socket Listener on the same machine',
+    path,
+  );
 }
 
 function decode(message: Message): unknown {

@@ -175,7 +175,8 @@ export class Listener {
         if (socket.destroyed) continue;
         socket.resume();
         this.#lastAccepted = socket.remoteAddress ? { host: socket.remoteAddress, port: socket.remotePort ?? 0 } : null;
-        return handshake(socket, this.#authkey, 'server', signal, performance.now() + HANDSHAKE_MS);
+        const network = typeof this.#address !== 'string';
+        return handshake(socket, this.#authkey, 'server', signal, performance.now() + HANDSHAKE_MS, network);
       }
       if (!(await this.#arrival(deadline, signal))) throw new TimeoutError('no connection arrived within the timeout');
     }
@@ -269,7 +270,7 @@ export async function Client(address: Address, options?: ClientOptions): Promise
     socket.once('error', finish);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-  return handshake(socket, authkey, 'client', signal, deadline);
+  return handshake(socket, authkey, 'client', signal, deadline, typeof target !== 'string');
 }
 
 /** Wraps a connected socket; with a key, runs the challenge both ways before handing it out. */
@@ -279,9 +280,10 @@ async function handshake(
   side: 'server' | 'client',
   signal: AbortSignal | undefined,
   deadline: number,
+  network: boolean,
 ): Promise<Connection> {
-  if (authkey === undefined) return new SocketConnection(socket);
-  const connection = new SocketConnection(socket, PREAUTH_FRAME_BYTES);
+  if (authkey === undefined) return new SocketConnection(socket, undefined, network);
+  const connection = new SocketConnection(socket, PREAUTH_FRAME_BYTES, network);
   const onAbort = (): void => connection.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -8,11 +8,25 @@
 //
 // These connections do not travel to other processes (no toHandle): sending one in a message
 // fails with SerializationError. A socket keeps the process alive only while a call on it waits.
+//
+// A TCP peer may be on another machine (or be another user of this one): a live handle names
+// resources of this machine, so a message from it that holds one is refused before anything in it
+// is decoded (the bytes are walked as the manager server walks them), and none is sent to it.
 import { readSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 
 import { native } from '../binding.js';
-import { AbortError, AuthenticationError, BufferTooShort, Closed, EOFError, ProcessError } from '../errors.js';
+import {
+  AbortError,
+  AuthenticationError,
+  BufferTooShort,
+  Closed,
+  EOFError,
+  ProcessError,
+  SerializationError,
+} from '../errors.js';
+import { checkNetworkMessage } from './wire-guard.js';
+import { T_HANDLE } from '../serialize-format.js';
 import { remaining } from '../util.js';
 import { Connection, MAX_MESSAGE_BYTES, type Message } from './connection.js';
 import { frameHeader, Inbox, type FrameHeader } from './frames.js';
@@ -34,6 +48,7 @@ export class SocketConnection extends Connection {
   readonly #socket: Socket;
   readonly #inbox = new Inbox();
   #maxFrame: number;
+  readonly #network: boolean;
   #closed = false;
   #eof = false;
   #failure: Error | null = null;
@@ -41,11 +56,15 @@ export class SocketConnection extends Connection {
   #pendingSends = 0;
   #refs = 0;
 
-  /** Wraps a connected socket; frames above `maxFrame` bytes fail (a few hundred before auth). */
-  constructor(socket: Socket, maxFrame = MAX_MESSAGE_BYTES) {
+  /**
+   * Wraps a connected socket; frames above `maxFrame` bytes fail (a few hundred before auth).
+   * `network`: the peer is a TCP peer, whose messages may not hold live handles.
+   */
+  constructor(socket: Socket, maxFrame = MAX_MESSAGE_BYTES, network = false) {
     super(true, true);
     this.#socket = socket;
     this.#maxFrame = maxFrame;
+    this.#network = network;
     socket.setNoDelay?.(true);
     socket.unref();
     socket.on('data', (chunk: Buffer) => {
@@ -79,7 +98,27 @@ export class SocketConnection extends Connection {
   }
 
   override toString(): string {
-    return `Connection(socket${this.#closed ? ', closed' : ''})`;
+    return `Connection(${this.#network ? 'tcp' : 'unix'}${this.#closed ? ', closed' : ''})`;
+  }
+
+  protected override get _network(): boolean {
+    return this.#network;
+  }
+
+  protected override _decode(message: Message): unknown {
+    // No T_HANDLE byte anywhere means no handle tag: most messages skip the walk (a memchr).
+    if (this.#network && !message.isBytes && message.bytes.indexOf(T_HANDLE) >= 0) {
+      try {
+        checkNetworkMessage(message.bytes, Infinity);
+      } catch (error) {
+        // The walk recurses as the decoder does; a message too deep for it is refused, not decoded.
+        if (error instanceof RangeError && /call stack/.test(error.message)) {
+          throw new SerializationError('a message from a network peer was refused: it nests too deeply', 'message');
+        }
+        throw error;
+      }
+    }
+    return super._decode(message);
   }
 
   // ---- receiving ----

@@ -88,7 +88,8 @@ export class AsyncResult<T = unknown> {
    * with AbortError when `signal` aborts, TypeError for bad options.
    */
   async wait(options?: WaitOptions): Promise<void> {
-    if (this.#state === PENDING) await this.#wait(options);
+    // #wait checks the options first: bad ones reject even when the result is already in.
+    await this.#wait(options);
   }
 
   /** Resolves true when settled, false when the timeout ran out. */

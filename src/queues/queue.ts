@@ -85,6 +85,14 @@ export function closeCore(core: QueueCore): void {
   if (!core.segment.named && !existsSync(`/dev/shm${core.segment.segmentName}`)) sweepSideFiles(core.queueId);
 }
 
+/** Queue#unlink and SimpleQueue#unlink: ends the queue for every holder and removes its name. */
+export function unlinkCore(core: QueueCore): void {
+  if (core.segment.closed) throw new Closed(`${core.segment.kind.label} is closed`);
+  core.segment.unlink();
+  core.ring.wakeAll();
+  sweepSideFiles(core.queueId);
+}
+
 export function checkWait(options: WaitOptions | undefined): number {
   if (options === undefined) return Infinity;
   checkOptionsBag(options);
@@ -284,11 +292,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
 
   /** Removes a named queue's name and marks the queue closed for every holder. */
   unlink(): void {
-    const core = this.#core;
-    if (core.segment.closed) throw new Closed(`${core.segment.kind.label} is closed`);
-    core.segment.unlink();
-    core.ring.wakeAll();
-    sweepSideFiles(core.queueId);
+    unlinkCore(this.#core);
   }
 
   /** Yields items as get() does; ends when the queue is shut down and drained. */

@@ -13,7 +13,7 @@ import {
 import type { QueueCore } from './core.js';
 import { KIND_OBJECT, SIMPLE_QUEUE_KIND, type QueueOptions } from './layout.js';
 import * as ops from './ops.js';
-import { adopt, closeCore, coreFor, coreFromHandle, coreOpen } from './queue.js';
+import { adopt, closeCore, coreFor, coreFromHandle, coreOpen, unlinkCore } from './queue.js';
 
 /**
  * The small queue: put, get (and their Sync forms), empty, close. Unbounded in items, bounded
@@ -99,6 +99,15 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<T> {
   /** Whether this handle was closed. */
   get closed(): boolean {
     return this.#core.segment.closed;
+  }
+
+  /**
+   * Removes a named SimpleQueue's name and ends the queue for every holder (as Queue#unlink):
+   * without it a named SimpleQueue could never be removed (API.md: a named object lives until
+   * `unlink()`).
+   */
+  unlink(): void {
+    unlinkCore(this.#core);
   }
 
   /** Yields items as get() does (a SimpleQueue is never shut down: break out of the loop). */

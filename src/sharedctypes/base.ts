@@ -78,22 +78,33 @@ function checkLockOption(lock: unknown, allowed: boolean): boolean | Lock | RLoc
   return lock;
 }
 
-function encodeAll(info: TypeInfo, init: unknown): (number | bigint)[] {
+function encodeAll(info: TypeInfo, init: unknown, max: number): (number | bigint)[] {
   if (typeof init === 'string' || init === null || typeof init !== 'object') {
     throw new TypeError(`an Array is made from a length or an iterable of values (got ${describe(init)})`);
   }
-  const items =
-    Symbol.iterator in init
-      ? globalThis.Array.from(init as Iterable<unknown>)
-      : globalThis.Array.from(init as ArrayLike<unknown>);
-  return items.map((item, i) => {
+  const values: (number | bigint)[] = [];
+  const add = (item: unknown): void => {
+    // Counted while reading, so a huge array-like or an endless iterable is refused, not read.
+    if (values.length >= max) throw new RangeError(`an Array of typecode '${info.code}' holds at most ${max} elements`);
     try {
-      return encodeElement(info, item);
+      values.push(encodeElement(info, item));
     } catch (error) {
-      (error as Error).message = `element ${i}: ${(error as Error).message}`;
+      (error as Error).message = `element ${values.length}: ${(error as Error).message}`;
       throw error;
     }
-  });
+  };
+  if (Symbol.iterator in init) {
+    for (const item of init as Iterable<unknown>) add(item);
+    return values;
+  }
+  // An array-like must say how long it is: {} is not an empty Array.
+  const { length } = init as { length?: unknown };
+  if (typeof length !== 'number') {
+    throw new TypeError(`an Array is made from a length or an iterable of values (got ${describe(init)})`);
+  }
+  checkInteger(length, 'length', 0, max);
+  for (let i = 0; i < length; i++) add((init as ArrayLike<unknown>)[i]);
+  return values;
 }
 
 /** Checks the arguments of a Value/RawValue constructor. */
@@ -118,8 +129,7 @@ export function makeArray(typecode: unknown, sizeOrInit: unknown, options: unkno
   if (typeof sizeOrInit === 'number') {
     return { info, length: checkInteger(sizeOrInit, 'size', 0, max), values: null, lock };
   }
-  const values = encodeAll(info, sizeOrInit);
-  if (values.length > max) throw new RangeError(`an Array of typecode '${info.code}' holds at most ${max} elements`);
+  const values = encodeAll(info, sizeOrInit, max);
   return { info, length: values.length, values, lock };
 }
 

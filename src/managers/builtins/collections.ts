@@ -1,8 +1,12 @@
 // Server side of the manager's dict, list, Namespace, Value and Array. Values arrive as copies
 // (the serializer's structured clone), so keys are compared as a Map compares them (primitives by
 // value) and list items by structure (`index`, `remove`, `count`).
-import { describe } from '../../util.js';
+import { constants } from 'node:buffer';
+
+import { checkInteger, describe } from '../../util.js';
 import { encodeElement, typeInfo, type TypeInfo } from '../../sharedctypes/typecodes.js';
+
+const MAX_LENGTH = constants.MAX_LENGTH;
 
 /** Structural equality of two decoded values (what Python's == is for the list's methods). */
 export function sameValue(a: unknown, b: unknown): boolean {
@@ -245,10 +249,8 @@ export class ManagedList {
 }
 
 function integer(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${what} must be an integer (got ${describe(value)})`);
-  }
-  return value;
+  // A wrong type is a TypeError, a number that is not an integer a RangeError (util.checkInteger).
+  return checkInteger(value, what, Number.MIN_SAFE_INTEGER);
 }
 
 function checkIterable(value: unknown, what: string): Iterable<unknown> {
@@ -338,9 +340,8 @@ export class ManagedArray {
     const info = typeInfo(typecode);
     this.#info = info;
     if (typeof init === 'number') {
-      if (!Number.isInteger(init) || init < 0)
-        throw new RangeError(`length must be a non-negative integer (got ${init})`);
-      this.#items = new info.array(init);
+      // Bounded as the shared Array is: one buffer of at most buffer.constants.MAX_LENGTH bytes.
+      this.#items = new info.array(checkInteger(init, 'length', 0, Math.floor(MAX_LENGTH / info.size)));
       return;
     }
     const values = [...checkIterable(init, 'Array()')];

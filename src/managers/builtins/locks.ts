@@ -5,6 +5,7 @@
 // acquire() answers 0 (timed out), 1 (acquired) or 2 (acquired what a client that disconnected
 // held: the proxy's `ownerDied`). A client whose connection drops gives back what it held.
 import { callContext, notOwner, TIMED_OUT, timeoutArg, WaitList, type ClientState, type Releasable } from '../call.js';
+import { checkInteger } from '../../util.js';
 
 /** acquire()'s answer. */
 export const enum Acquired {
@@ -117,11 +118,8 @@ export class ManagedSemaphore implements Releasable {
   readonly #waiters = new WaitList<Acquired>();
 
   constructor(value: unknown = 1, bounded = false) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-      throw new RangeError(`value must be an integer from 0 to ${0x7fffffff} (got ${String(value)})`);
-    }
-    this.#value = value;
-    this.#initial = value;
+    this.#value = checkInteger(value, 'value', 0, 0x7fffffff);
+    this.#initial = this.#value;
     this.#bounded = bounded;
   }
 
@@ -135,10 +133,8 @@ export class ManagedSemaphore implements Releasable {
       .then((outcome) => (outcome === TIMED_OUT ? Acquired.No : outcome));
   }
 
-  release(n: unknown = 1): void {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw new RangeError(`n must be a positive integer (got ${String(n)})`);
-    }
+  release(count: unknown = 1): void {
+    const n = checkInteger(count, 'n', 1);
     if (this.#bounded && this.#value + n > this.#initial) {
       throw new RangeError('BoundedSemaphore released too many times');
     }

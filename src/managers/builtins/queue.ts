@@ -2,6 +2,7 @@
 // items live in the server process; a get or put that has to wait parks there.
 import { Empty, Full } from '../../errors.js';
 import { callContext, TIMED_OUT, timeoutArg, WaitList, type TimedOut } from '../call.js';
+import { checkInteger } from '../../util.js';
 
 /** A FIFO with O(1) push and shift. */
 class Deque<T> {
@@ -37,10 +38,7 @@ export class ManagedQueue {
   readonly #putters = new WaitList<true>();
 
   constructor(maxsize: unknown = 0) {
-    if (typeof maxsize !== 'number' || !Number.isInteger(maxsize) || maxsize < 0) {
-      throw new RangeError(`maxsize must be a non-negative integer (got ${String(maxsize)})`);
-    }
-    this.#maxsize = maxsize;
+    this.#maxsize = checkInteger(maxsize, 'maxsize', 0);
   }
 
   put(item: unknown, options?: unknown): void | Promise<void> {

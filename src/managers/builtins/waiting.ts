@@ -2,6 +2,7 @@
 import { AbortError, BrokenBarrierError } from '../../errors.js';
 import { callContext, notOwner, TIMED_OUT, timeoutArg, WaitList } from '../call.js';
 import { ManagedLock, type Acquired } from './locks.js';
+import { checkInteger } from '../../util.js';
 
 /** A condition variable over a manager Lock or RLock (a new RLock by default, as Python). */
 export class ManagedCondition {
@@ -103,10 +104,7 @@ export class ManagedBarrier {
   readonly #waiters = new WaitList<true>(() => this.#break());
 
   constructor(parties: unknown, action: BarrierAction | undefined, timeout: number) {
-    if (typeof parties !== 'number' || !Number.isInteger(parties) || parties < 1 || parties > 0x7fffffff) {
-      throw new RangeError(`parties must be a positive integer (got ${String(parties)})`);
-    }
-    this.#parties = parties;
+    this.#parties = checkInteger(parties, 'parties', 1, 0x7fffffff);
     this.#action = action;
     this.#timeout = timeout;
   }
