@@ -14,15 +14,14 @@ export async function party(barrier, go, id) {
 }
 
 if (currentProcess().name === 'MainProcess') {
-  // The main process is the fourth party; the action runs in whichever process arrives last
-  // and has it (here only this one does, so the children arrive first).
+  // The main process is the fourth party. The action runs in whichever process arrives last
+  // (a function action travels as source text, like a function target of a Process).
   const barrier = new Barrier(4, { action: () => console.log('everyone is here') });
   const go = new Event();
   const parties = [0, 1, 2].map(
     (id) => new Process({ target: { module: import.meta.url, name: 'party' }, args: [barrier, go, id] }),
   );
   for (const p of parties) p.start();
-  while (barrier.nWaiting < 3) await new Promise((resolve) => setTimeout(resolve, 10));
   await barrier.wait();
   go.set();
   for (const p of parties) await p.join();

@@ -31,6 +31,23 @@ export function isShareable(value: unknown): value is Shareable {
   );
 }
 
+const pendingRevivals = new Set<Promise<unknown>>();
+
+/**
+ * Work a reviver started that must finish before the revived object is fully usable (a Barrier
+ * loading its action's module). It must never reject. The child's entry waits for it before it
+ * runs the target: see {@link revivalsSettled}.
+ */
+export function addRevivalWork(work: Promise<unknown>): void {
+  pendingRevivals.add(work);
+  void work.finally(() => pendingRevivals.delete(work));
+}
+
+/** Resolves once every piece of revival work started so far has finished. */
+export async function revivalsSettled(): Promise<void> {
+  while (pendingRevivals.size > 0) await Promise.allSettled([...pendingRevivals]);
+}
+
 /** Revives a descriptor made by `toHandle()`, in this or any other process of the same user. */
 export function fromHandle(descriptor: HandleDescriptor): Shareable {
   if (typeof descriptor !== 'object' || descriptor === null || typeof descriptor.kind !== 'string') {

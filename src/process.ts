@@ -52,8 +52,16 @@ let current: CurrentProcess | undefined;
 export function currentProcess(): CurrentProcess {
   if (current === undefined) {
     const self = runtime();
+    let name = self?.name ?? 'MainProcess';
     current = {
-      name: self?.name ?? 'MainProcess',
+      // Checked as Process#name is: the name goes into log lines and children's names.
+      get name(): string {
+        return name;
+      },
+      set name(value: string) {
+        if (typeof value !== 'string') throw new TypeError(`name must be a string (got ${describe(value)})`);
+        name = value;
+      },
       pid: process.pid,
       daemon: self?.daemon ?? false,
     };
@@ -274,8 +282,26 @@ export class Process {
     const signal = options?.signal;
     if (signal?.aborted) throw new AbortError();
     if (timeout <= 0) return void this.poll();
-    if (timeout === Infinity && signal === undefined) return this.#exited;
-    await new Promise<void>((resolve, reject) => {
+    // A daemon child does not keep the event loop alive, but a join that waits for it must: else
+    // `await p.join()` at the end of a script would find the loop empty and Node would exit.
+    this.#holdLoop(1);
+    try {
+      await this.#joinWait(timeout, signal);
+    } finally {
+      this.#holdLoop(-1);
+    }
+  }
+
+  #joiners = 0;
+
+  #holdLoop(delta: 1 | -1): void {
+    this.#joiners += delta;
+    if (this.#daemon && this.#state === 'started') native.childSetRef(this.#id, this.#joiners > 0);
+  }
+
+  #joinWait(timeout: number, signal: AbortSignal | undefined): Promise<void> {
+    if (timeout === Infinity && signal === undefined) return this.#exited!;
+    return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);

@@ -14,13 +14,22 @@
 //   92      i32   waiters: threads parked (or about to park) on phase
 //   96      i32   1 when the barrier was made with an action
 //   104     f64   default timeout in ms (Infinity: none)
-//   112..127      reserved, zero
+//   112     u32   length of the action's target spec (0: no action)
+//   116..127      reserved, zero
+//   128     [len] the action's target spec (target.ts TargetSpec) as JSON text: every process
+//                 that attaches loads the action from it, as Python unpickles it by reference
+//
+// The spec is read once per handle and checked (length within the segment, JSON of the right
+// shape): corrupt memory is a CorruptionError, never a load of arbitrary text as code beyond what
+// a target of this user could name anyway.
 import { native, WaitResult } from '../binding.js';
+import { compileFunctionSync, loadTarget } from '../child.js';
 import { AbortError, BrokenBarrierError, ProcessError } from '../errors.js';
 import { waitWord } from '../futex.js';
-import { registerHandleKind, type HandleDescriptor } from '../handles.js';
+import { addRevivalWork, registerHandleKind, type HandleDescriptor } from '../handles.js';
 import { ownerToken } from '../liveness.js';
 import { Segment, type SegmentKind } from '../segment.js';
+import { prepareTarget, type Target, type TargetSpec } from '../target.js';
 import {
   checkInteger,
   checkOptionsBag,
@@ -54,19 +63,30 @@ const PHASE = 22;
 const WAITERS = 23;
 const HAS_ACTION = 24;
 const TIMEOUT_BYTE = 104;
-const BYTES = 64;
+const SPEC_LENGTH = 28;
+const SPEC_BYTE = 128;
+const BYTES = 64; // 64..127, then the spec
+/** The largest action spec (a function target's source text) a barrier carries. */
+const MAX_SPEC_BYTES = 64 * 1024;
 
-export const BARRIER_KIND: SegmentKind = { tag: 'BARR', version: 1, label: 'Barrier' };
+export const BARRIER_KIND: SegmentKind = { tag: 'BARR', version: 2, label: 'Barrier' };
 
-/** What the last party runs before the others are released. */
-export type BarrierAction = () => unknown;
+/**
+ * What the last party runs before the others are released: a target (section 2 of API.md), so
+ * that every process can run it: a module reference `{ module, name }`, or a self-contained
+ * function (sent as source text to other processes).
+ */
+export type BarrierAction = Target;
+
+type LocalAction = (...args: never[]) => unknown;
 
 /** Options of `new Barrier(parties, options)`. */
 export interface BarrierOptions extends NamedOptions {
   /**
-   * Run by the last party to arrive, before any party is released; if it throws, the barrier
-   * breaks. It runs only in a process that has it: the creator, or one that passed it to
-   * `Barrier.open(name, { action })` / `Barrier.fromHandle(descriptor, { action })`.
+   * Run by the last party to arrive, whichever process that is, before any party is released;
+   * if it throws, the barrier breaks. A target: `{ module, name }` or a self-contained function
+   * (the creator runs the function itself; other processes compile its source, so it may use
+   * only its globals and import()). Every process that revives the barrier loads it.
    */
   action?: BarrierAction | undefined;
   /** Default timeout of `wait` in ms (absent: none). */
@@ -75,15 +95,38 @@ export interface BarrierOptions extends NamedOptions {
 
 /** Options of `Barrier.open` and `Barrier.fromHandle`. */
 export interface BarrierAttachOptions {
-  /** This process's copy of the barrier's action. */
-  action?: BarrierAction | undefined;
+  /**
+   * A function this process runs as the action instead of loading the barrier's own (for an
+   * action that needs this process's scope). Ignored for a barrier made without an action.
+   */
+  action?: LocalAction | undefined;
 }
 
-function checkAction(action: unknown): BarrierAction | undefined {
+function checkLocalAction(action: unknown): LocalAction | undefined {
   if (action !== undefined && typeof action !== 'function') {
     throw new TypeError(`action must be a function (got ${describe(action)})`);
   }
-  return action as BarrierAction | undefined;
+  return action as LocalAction | undefined;
+}
+
+/** The creator's action: what it runs itself, and the spec the others load. */
+function prepareAction(action: unknown): { local: LocalAction | undefined; spec: Buffer | undefined } {
+  if (action === undefined) return { local: undefined, spec: undefined };
+  if (typeof action !== 'function' && (typeof action !== 'object' || action === null)) {
+    throw new TypeError(`action must be a function or { module, name } (got ${describe(action)})`);
+  }
+  const spec = Buffer.from(JSON.stringify(prepareTarget(action, process.cwd())), 'utf8');
+  if (spec.length > MAX_SPEC_BYTES) {
+    throw new RangeError(`the action's source is ${spec.length} bytes; a barrier carries at most ${MAX_SPEC_BYTES}`);
+  }
+  return { local: typeof action === 'function' ? (action as LocalAction) : undefined, spec };
+}
+
+function isSpec(value: unknown): value is TargetSpec {
+  const spec = value as Record<string, unknown> | null;
+  if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string') return false;
+  if (spec.kind === 'module') return typeof spec.url === 'string';
+  return spec.kind === 'function' && typeof spec.source === 'string' && typeof spec.base === 'string';
 }
 
 /**
@@ -94,55 +137,106 @@ function checkAction(action: unknown): BarrierAction | undefined {
 export class Barrier extends SharedObject {
   static readonly handleKind: string = 'Barrier';
   readonly #site: WordSite;
-  #action: BarrierAction | undefined;
+  #action: LocalAction | undefined;
+  /** This process is loading the barrier's action (never rejects). */
+  #loading: Promise<void> | undefined;
+  #loadError: unknown;
   #base = 0;
 
   /** `parties` is an integer >= 1. Throws TypeError/RangeError for bad arguments. */
   constructor(parties: number, options?: BarrierOptions) {
     const attaching = isAttaching();
-    let action: BarrierAction | undefined;
+    let action: ReturnType<typeof prepareAction> = { local: undefined, spec: undefined };
     let timeout = Infinity;
     let named: NamedOptions = {};
     if (!attaching) {
       checkInteger(parties, 'parties', 1, 0x7fffffff);
       checkOptionsBag(options);
-      action = checkAction(options?.action);
+      action = prepareAction(options?.action);
       timeout = timeoutOf(options);
       named = namedOptions(
         options === undefined ? undefined : { name: options.name, create: options.create, mode: options.mode },
       );
     }
+    const spec = action.spec;
     super(
       BARRIER_KIND,
-      BYTES,
+      BYTES + (((spec?.length ?? 0) + 3) & ~3), // words span the whole segment
       (words) => {
         words[PARTIES] = parties;
-        words[HAS_ACTION] = action === undefined ? 0 : 1;
+        words[HAS_ACTION] = spec === undefined ? 0 : 1;
+        words[SPEC_LENGTH] = spec?.length ?? 0;
+        if (spec !== undefined) new Uint8Array(words.buffer as ArrayBuffer, SPEC_BYTE, spec.length).set(spec);
         new DataView(words.buffer as ArrayBuffer).setFloat64(TIMEOUT_BYTE, timeout, true);
       },
       named,
     );
     this.#site = this.site(MUTEX);
-    this.#action = action;
     if (this.parties < 1) this.corrupt(`parties ${this.parties}`);
+    if (!attaching) this.#prepare(action.local);
   }
 
   /** Opens a barrier created with `{ name }`. Throws ENOENT when there is none. */
   static open(name: string, options?: BarrierAttachOptions): Barrier {
     checkOptionsBag(options);
-    const action = checkAction(options?.action);
+    const local = checkLocalAction(options?.action);
     const barrier = attach(Segment.openNamed(BARRIER_KIND, name), () => new Barrier(0));
-    barrier.#action = action;
+    barrier.#prepare(local);
     return barrier;
   }
 
-  /** Revives a descriptor made by `toHandle()`, with this process's copy of the action if any. */
+  /** Revives a descriptor made by `toHandle()`; `action` overrides the barrier's own in this process. */
   static fromHandle(descriptor: HandleDescriptor, options?: BarrierAttachOptions): Barrier {
     checkOptionsBag(options);
-    const action = checkAction(options?.action);
+    const local = checkLocalAction(options?.action);
     const barrier = attach(handleSegment(BARRIER_KIND, Barrier.handleKind, descriptor), () => new Barrier(0));
-    barrier.#action = action;
+    barrier.#prepare(local);
     return barrier;
+  }
+
+  // The action this process runs: `local`, or the barrier's own, loaded in the background now
+  // (the child's entry waits for that before it runs its target; wait() waits for it too).
+  #prepare(local: LocalAction | undefined): void {
+    if (Atomics.load(this.words, HAS_ACTION) !== 1) return;
+    if (local !== undefined) {
+      this.#action = local;
+      return;
+    }
+    const spec = this.#readSpec();
+    if (spec.kind === 'function') {
+      // Compiled at once: a blocking waitSync right after reviving the barrier can run it.
+      try {
+        this.#action = compileFunctionSync(spec);
+      } catch (error) {
+        this.#loadError = error;
+      }
+      return;
+    }
+    this.#loading = loadTarget(spec, false).then(
+      (fn) => {
+        this.#action = fn;
+        this.#loading = undefined;
+      },
+      (error: unknown) => {
+        this.#loadError = error;
+        this.#loading = undefined;
+      },
+    );
+    addRevivalWork(this.#loading);
+  }
+
+  #readSpec(): TargetSpec {
+    const length = Atomics.load(this.words, SPEC_LENGTH) >>> 0;
+    const room = (this.segment.buffer.byteLength - SPEC_BYTE) | 0;
+    if (length === 0 || length > MAX_SPEC_BYTES || length > room) this.corrupt(`action spec of ${length} bytes`);
+    let spec: unknown;
+    try {
+      spec = JSON.parse(Buffer.from(this.segment.buffer, SPEC_BYTE, length).toString('utf8'));
+    } catch {
+      spec = undefined;
+    }
+    if (!isSpec(spec)) this.corrupt('an action spec that is not a target');
+    return spec;
   }
 
   /** The number of parties. */
@@ -209,7 +303,8 @@ export class Barrier extends SharedObject {
 
   // Under the mutex: registers an arrival. Returns the arrival index and the cycle's identity,
   // or `true` in `last` when this party completes the cycle (the caller runs the action).
-  #arrive(): { index: number; passes: number; resets: number; last: boolean } {
+  // A blocking (`sync`) last party cannot wait for the action to load; an async one loads it after.
+  #arrive(sync: boolean): { index: number; passes: number; resets: number; last: boolean } {
     const words = this.words;
     if (Atomics.load(words, BROKEN) !== 0) throw new BrokenBarrierError();
     const parties = Atomics.load(words, PARTIES);
@@ -217,13 +312,23 @@ export class Barrier extends SharedObject {
     if (index < 0 || index >= parties) this.corrupt(`count ${index} of ${parties} parties`);
     Atomics.store(words, COUNT, index + 1);
     const last = index + 1 === parties;
-    if (last && Atomics.load(words, HAS_ACTION) === 1 && this.#action === undefined) {
-      this.#break();
-      throw new BrokenBarrierError(
-        'the last party to arrive has no copy of the barrier action (pass { action } to Barrier.open or Barrier.fromHandle in this process)',
+    if (last && this.#loading !== undefined && sync && this.#action === undefined) {
+      Atomics.store(words, COUNT, index); // not an arrival after all
+      throw new ProcessError(
+        'the barrier action is still loading in this process: a blocking wait cannot run it yet (use await barrier.wait())',
       );
     }
+    if (last && !sync) return { index, passes: Atomics.load(words, PASSES), resets: Atomics.load(words, RESETS), last };
+    if (last) this.#checkLoaded();
     return { index, passes: Atomics.load(words, PASSES), resets: Atomics.load(words, RESETS), last };
+  }
+
+  // Under the mutex, by the last party: breaks the barrier when it has an action this process
+  // could not load.
+  #checkLoaded(): void {
+    if (Atomics.load(this.words, HAS_ACTION) !== 1 || this.#action !== undefined) return;
+    this.#break();
+    throw new BrokenBarrierError('the barrier action could not be loaded in this process', { cause: this.#loadError });
   }
 
   // Under the mutex: the last party releases everyone.
@@ -258,7 +363,7 @@ export class Barrier extends SharedObject {
     this.#lockSync();
     let arrival;
     try {
-      arrival = this.#arrive();
+      arrival = this.#arrive(true);
       if (arrival.last) {
         if (isThenable(this.#runAction())) {
           this.#break();
@@ -308,8 +413,12 @@ export class Barrier extends SharedObject {
     await this.#lock();
     let arrival;
     try {
-      arrival = this.#arrive();
+      arrival = this.#arrive(false);
       if (arrival.last) {
+        // Only the last party needs the action: a party that waits for a module still being
+        // evaluated (the main module, in its top-level await) must not wait for its import.
+        if (this.#loading !== undefined) await this.#loading;
+        this.#checkLoaded();
         const result = this.#runAction();
         if (isThenable(result)) {
           try {
