@@ -41,6 +41,8 @@ let src = Buffer.alloc(0) as RawBuffer;
 let at = 0;
 let end = 0;
 let objects: unknown[] = [];
+/** The live handles this decode revived (closed again when it fails). */
+let revived: unknown[] = [];
 const PENDING = Symbol('pending');
 
 function corrupt(why: string): never {
@@ -264,7 +266,9 @@ function readValue(): unknown {
     case T_HANDLE: {
       const slot = objects.push(PENDING) - 1;
       const descriptor = readValue() as HandleDescriptor;
-      return (objects[slot] = fromHandle(descriptor));
+      const live = fromHandle(descriptor);
+      revived.push(live);
+      return (objects[slot] = live);
     }
     case T_CLASS:
       return readClass();
@@ -323,7 +327,8 @@ function readClass(): unknown {
  */
 export function deserialize(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('deserialize needs a Buffer or Uint8Array');
-  const saved = { src, at, end, objects };
+  const saved = { src, at, end, objects, revived };
+  revived = [];
   src = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as RawBuffer;
   at = 0;
   end = src.length;
@@ -341,9 +346,18 @@ export function deserialize(bytes: Uint8Array): unknown {
     if (at !== end) corrupt('bytes are left over after the value');
     return value;
   } catch (error) {
+    // The handles revived before the failure belong to no one: let go of their mappings now
+    // (a service fed corrupt messages would otherwise hold more and more until it exits).
+    for (const live of revived) {
+      try {
+        (live as { close?: () => void }).close?.();
+      } catch {
+        // already unusable: nothing to let go
+      }
+    }
     if (error instanceof RangeError && /call stack/.test(error.message)) corrupt('it nests too deeply');
     throw error;
   } finally {
-    ({ src, at, end, objects } = saved);
+    ({ src, at, end, objects, revived } = saved);
   }
 }

@@ -84,4 +84,3 @@ export function runTracker(): void {
     else if (Date.now() - idleSince >= IDLE_EXIT_MS) clearInterval(timer);
   }, SWEEP_INTERVAL_MS);
 }
-

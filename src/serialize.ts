@@ -61,6 +61,23 @@ let refCount = 0;
 let busy = false;
 let handleCount = 0;
 
+/** While set: why a live handle may not be part of the message being encoded. */
+let handlesRefused: string | null = null;
+
+/**
+ * {@link serialize} for a peer that must never receive live handles (a TCP peer): a handle
+ * anywhere in `value` is a SerializationError saying `reason`, raised before any descriptor is made.
+ */
+export function serializeWithoutHandles(value: unknown, path: string, reason: string): Buffer {
+  const outer = handlesRefused;
+  handlesRefused = reason;
+  try {
+    return serialize(value, path);
+  } finally {
+    handlesRefused = outer;
+  }
+}
+
 /** How many live handles have been written so far (tells a sender whether a message holds any). */
 export function handlesWritten(): number {
   return handleCount;
@@ -233,6 +250,9 @@ function writeObject(v: object): void {
     throw new Unsupported(v, `a ${v.constructor.name} cannot be sent to another process`);
   }
   if (isShareable(v)) {
+    // Refused before toHandle(): making a descriptor has effects (a Pipe end keeps itself alive
+    // for the receiver until the descriptor is revived).
+    if (handlesRefused !== null) throw new Unsupported(v, handlesRefused);
     handleCount++;
     ensure(1);
     out[pos++] = T_HANDLE;

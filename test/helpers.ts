@@ -4,6 +4,12 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * True under `npm run stress` (MULTIPROC_STRESS=1): the fault matrix and the load tests run at
+ * full size (many repetitions, a million queue items) instead of the quick size of `npm test`.
+ */
+export const STRESS = process.env.MULTIPROC_STRESS === '1';
+
 export interface ChildResult {
   code: number | null;
   signal: NodeJS.Signals | null;

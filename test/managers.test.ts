@@ -26,6 +26,7 @@ import {
   ProcessError,
   RemoteError,
   SerializationError,
+  serialize,
   SyncManager,
   TimeoutError,
   type Proxied,
@@ -386,18 +387,7 @@ describe('SyncManager', () => {
     await expect(mine).rejects.toBeInstanceOf(BrokenBarrierError);
   });
 
-  it('a client killed in the middle of a call leaves the server serving, and takes nothing', async () => {
-    const q = await manager.Queue<number>();
-    const waiting = await manager.Event();
-    const child = run('getForever', [q, waiting]);
-    expect(await waiting.wait({ timeout: 20_000 })).toBe(true);
-    await sleep(50); // the child's get is parked in the server
-    child.kill();
-    expect(await joined(child)).toBe(-9);
-    await sleep(50);
-    await q.put(42);
-    expect(await q.get({ timeout: 5_000 })).toBe(42);
-  });
+  // A client killed in the middle of a call is a row of the fault matrix (test/faults.test.ts).
 
   it('the authkey is never in JSON; a process that knows it can revive a handle', async () => {
     const d = await manager.dict<string, number>({ n: 1 });
@@ -574,7 +564,8 @@ describe('remote managers (TCP)', () => {
     const local = await Manager();
     try {
       const d = await local.dict();
-      await raw.send([2, 3, 'Counter', [d]]);
+      // raw.send() refuses to send a handle to a TCP peer: the bytes are made by hand.
+      await raw.sendBytes(serialize([2, 3, 'Counter', [d]]));
     } finally {
       await local.shutdown();
     }
@@ -588,20 +579,7 @@ describe('remote managers (TCP)', () => {
 });
 
 describe('faults and lifetimes', () => {
-  it('SIGKILL of the server makes the next call fail fast with ProcessError', async () => {
-    const manager = await Manager();
-    const d = await manager.dict<string, number>();
-    await d.set('a', 1);
-    manager.process!.kill();
-    await manager.join({ timeout: 10_000 });
-    const started = Date.now();
-    const error = await d.get('a').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ProcessError);
-    expect((error as Error).message).toMatch(/is gone/);
-    expect(Date.now() - started).toBeLessThan(5_000);
-    await expect(manager.dict()).rejects.toBeInstanceOf(ProcessError);
-    await manager.shutdown();
-  });
+  // A SIGKILLed server is a row of the fault matrix (test/faults.test.ts).
 
   it('calls after shutdown reject with Closed, and nothing is left behind', async () => {
     const manager = await Manager();

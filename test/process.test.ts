@@ -1,6 +1,6 @@
 // Process across real processes: exit codes, signals, identities, handles in arguments, targets,
 // loaders inherited through execArgv, daemon death with a SIGKILLed parent, reaping and fds.
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -88,6 +88,11 @@ describe('exit codes', () => {
     const b = run({ target: { module: targets, name: 'setExitCode' }, args: [4] });
     await Promise.all([a.join({ timeout: 10_000 }), b.join({ timeout: 10_000 })]);
     expect([a.exitCode, b.exitCode]).toEqual([7, 4]);
+  });
+
+  it('an untimed join of a daemon child keeps the event loop alive until the child exits', async () => {
+    const result = await runNode(fixture('daemon-join.js'));
+    expect(result).toMatchObject({ code: 0, stdout: 'joined 0\n' });
   });
 
   it('is 1 when the target throws, with the stack on the child stderr', async () => {
@@ -246,27 +251,7 @@ describe('loaders and flags carried to children', () => {
 });
 
 describe('daemons', () => {
-  it('a daemon child dies when its parent is killed with SIGKILL', async () => {
-    const parent = spawn(process.execPath, [fixture('process-parent.js'), `${targets}#sleepForever`, '[]', 'daemon'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const guard = setTimeout(() => parent.kill('SIGKILL'), 20_000);
-    const pid = await new Promise<number>((resolve, reject) => {
-      parent.stdout.setEncoding('utf8').on('data', (text: string) => {
-        const match = /child (\d+)/.exec(text);
-        if (match) resolve(Number(match[1]));
-      });
-      parent.on('exit', () => reject(new Error('the parent exited early')));
-    });
-    await sleep(300); // let the daemon arm its parent-death signal
-    expect(processState(pid)).not.toBeNull();
-    parent.kill('SIGKILL');
-    await until(() => {
-      const state = processState(pid);
-      return state === null || state === 'Z';
-    });
-    clearTimeout(guard);
-  });
+  // Daemon children of a SIGKILLed parent are a row of the fault matrix (test/faults.test.ts).
 
   it('a daemon may not start children, and daemon is settable only before start', async () => {
     const p = new Process({ target: { module: targets, name: 'exitWith' }, args: [0], daemon: true });
@@ -345,23 +330,7 @@ describe('misuse and bad input', () => {
     await expect(joining).rejects.toMatchObject({ code: 'ABORT_ERR' });
   });
 
-  const bad: Array<[string, unknown, ErrorConstructor]> = [
-    ['no options', undefined, TypeError],
-    ['no target', {}, TypeError],
-    ['a number as target', { target: 5 }, TypeError],
-    ['a class as target', { target: class Foo {} }, TypeError],
-    ['a bound function', { target: (() => 0).bind(null) }, TypeError],
-    ['module not a string', { target: { module: 5 } }, TypeError],
-    ['empty export name', { target: { module: './x.js', name: '' } }, TypeError],
-    ['args not an array', { target: () => 0, args: 5 }, TypeError],
-    ['daemon not a boolean', { target: () => 0, daemon: 'yes' }, TypeError],
-    ['name not a string', { target: () => 0, name: 5 }, TypeError],
-    ['kwargs an array', { target: () => 0, kwargs: [] }, TypeError],
-    ['execArgv not strings', { target: () => 0, execArgv: [5] }, TypeError],
-  ];
-  it.each(bad)('%s -> TypeError at once', (_, options, type) => {
-    expect(() => new Process(options as never)).toThrow(type);
-  });
+  // Process's bad options are rows of test/bad-input.test.ts.
 });
 
 describe('module functions', () => {

@@ -118,64 +118,40 @@ describe('a process that dies in the middle of an operation', () => {
     expect(rest).toEqual(Array.from({ length: n }, (_, i) => i + 2));
   });
 
-  it('producers SIGKILLed at random moments: no half message, nothing duplicated, the queue goes on', async () => {
-    const q = track(new Queue<{ i: number; sum: number; pad: string }>({ capacityBytes: 256 * 1024 }));
-    const seen = new Set<number>();
-    let stop = false;
-    const drain = (async () => {
-      while (!stop || !q.empty()) {
-        try {
-          const item = await q.get({ timeout: 100 });
-          expect(item.sum).toBe(checksum(item.i));
-          expect(item.pad.length).toBe(20_000);
-          expect(seen.has(item.i)).toBe(false);
-          seen.add(item.i);
-        } catch (error) {
-          if (!(error instanceof Empty)) throw error;
-        }
-      }
-    })();
-    for (let round = 0; round < 8; round++) {
-      const before = seen.size;
-      const producer = start('produce', q, round * 100_000, 100_000, 20_000);
-      while (seen.size === before) await sleep(1); // it is producing now
-      await sleep((round * 7) % 20);
-      producer.process.kill('SIGKILL');
-      await producer.exited;
-    }
-    await sleep(200);
-    stop = true;
-    await drain;
-    expect(seen.size).toBeGreaterThan(0);
-    await q.put({ i: -1, sum: checksum(-1), pad: 'x'.repeat(20_000) }, { timeout: 1500 });
-    expect((await q.get({ timeout: 1500 })).i).toBe(-1);
-  }, 60_000);
+  it('a consumer killed reading an oversized message gives its side-file budget back to a waiting put', async () => {
+    const big = Buffer.alloc(100_000, 7);
+    // The budget fits one such message: while the dead consumer's one counts, the next waits.
+    const q = track(new Queue({ capacityBytes: 8192, maxOverflowBytes: 150_000 }));
+    await q.putBytes(big);
+    const dead = await child('die-after-take', q);
+    expect(dead.signal).toBe('SIGKILL');
+    // Nothing else is put, so no put runs into the dead consumer's record: the waiting put
+    // itself must find it.
+    await q.putBytes(big, { timeout: 5_000 });
+    expect((await q.getBytes({ timeout: 1500 })).equals(big)).toBe(true);
+    expect(readdirSync('/dev/shm').filter((name) => name.includes('-QOVF-'))).toEqual([]);
+  });
 
-  it('a consumer SIGKILLed while others consume: the others get the rest, none twice', async () => {
-    const q = track(new Queue<{ i: number; sum: number; pad: string }>({ capacityBytes: 16 * 1024 }));
-    const victim = start('consume', q, 1_000_000);
-    const total = 3000;
-    const got = new Set<number>();
-    const producing = (async () => {
-      for (let i = 0; i < total; i++) await q.put({ i, sum: checksum(i), pad: '' });
-    })();
-    await sleep(150);
-    victim.process.kill('SIGKILL');
-    await victim.exited;
-    for (;;) {
-      try {
-        const item = await q.get({ timeout: 1500 });
-        expect(got.has(item.i)).toBe(false);
-        got.add(item.i);
-      } catch (error) {
-        if (error instanceof Empty) break;
-        throw error;
-      }
-    }
-    await producing;
-    expect(got.size).toBeGreaterThan(0);
-    expect(got.has(total - 1)).toBe(true);
-  }, 60_000);
+  // KNOWN BUG, kept visible with it.fails: the side-file budget (maxOverflowBytes) is a counter
+  // in the queue block; a producer reserves from it before it puts its descriptor, and dispose()
+  // of its record gives it back. A producer killed between the two leaves a reservation that no
+  // record names, so it is never given back: each such death shrinks the budget by one message
+  // for the queue's life (about 1 kill in 75 mid-put of an oversized message in the fault
+  // matrix). Fixing it needs reservations that name their producer (a change of the queue
+  // block's layout). When it is fixed, this test fails: make it a plain it().
+  it.fails(
+    'a producer killed between reserving side-file budget and putting its descriptor: the budget comes back',
+    async () => {
+      const q = track(new Queue({ capacityBytes: 8192, maxOverflowBytes: 150_000 }));
+      const dead = await child('die-after-reserve', q, 100_000);
+      expect(dead.signal).toBe('SIGKILL');
+      await q.putBytes(Buffer.alloc(100_000, 1), { timeout: 2_000 });
+      expect((await q.getBytes({ timeout: 1500 })).length).toBe(100_000);
+    },
+  );
+
+  // A producer killed mid-put and a consumer killed mid-get at random moments, with other
+  // producers and consumers going on, are rows of the fault matrix (test/faults.test.ts).
 });
 
 describe('corrupt shared memory', () => {

@@ -1,6 +1,6 @@
-// Children for the synchronization tests: test/fixtures/sync-child.js in a given mode, with its
-// JSON lines readable one by one, a deadline, and reaping (every child is killed and awaited by
-// `reapAll`, called from afterEach).
+// Children for the synchronization and fault tests: test/fixtures/sync-child.js (or another
+// fixture of the same shape) in a given mode, with its JSON lines readable one by one, a
+// deadline, and reaping (every child is killed and awaited by `reapAll`, called from afterEach).
 import { spawn, type ChildProcess } from 'node:child_process';
 
 import { fixture } from './helpers.js';
@@ -17,7 +17,17 @@ export interface SyncChild {
 const live = new Set<SyncChild>();
 
 export function spawnSync(mode: string, payload: Record<string, unknown> = {}, deadlineMs = 30_000): SyncChild {
-  const child = spawn(process.execPath, [fixture('sync-child.js'), mode, JSON.stringify(payload)], {
+  return spawnFixture('sync-child.js', mode, payload, deadlineMs);
+}
+
+/** The same for another fixture that takes `mode` and a JSON payload (test/fixtures/fault-child.js). */
+export function spawnFixture(
+  file: string,
+  mode: string,
+  payload: Record<string, unknown> = {},
+  deadlineMs = 30_000,
+): SyncChild {
+  const child = spawn(process.execPath, [fixture(file), mode, JSON.stringify(payload)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];

@@ -22,7 +22,7 @@ import {
 } from 'multiproc';
 
 import { fixture, leftoverShm, sleep } from './helpers.js';
-import { reapAll, spawnSync, within } from './sync-helpers.js';
+import { reapAll, spawnSync } from './sync-helpers.js';
 
 const opened: Array<{ close(): void }> = [];
 
@@ -191,56 +191,9 @@ describe('Lock', () => {
   });
 });
 
-// MULTIPROC_STRESS=1 (npm run stress) kills the holder 100 times instead of 3.
-const ROUNDS = process.env.MULTIPROC_STRESS ? 100 : 3;
-
+// A holder of each kind killed while another process waits (async, or blocked in acquireSync)
+// is a row of the fault matrix, test/faults.test.ts.
 describe('a lock is never lost with its owner', () => {
-  for (const kind of ['Lock', 'RLock', 'Condition', 'Semaphore', 'BoundedSemaphore'] as const) {
-    it(
-      `${kind}: a holder killed with SIGKILL is taken over, with ownerDied (${ROUNDS} times, sync and async)`,
-      { timeout: ROUNDS * 3_000 },
-      async () => {
-        const make = {
-          Lock: () => new Lock(),
-          RLock: () => new RLock(),
-          Condition: () => new Condition(),
-          Semaphore: () => new Semaphore(1),
-          BoundedSemaphore: () => new BoundedSemaphore(1),
-        }[kind];
-        const lock = track(make());
-        for (let round = 0; round < ROUNDS; round++) {
-          // Every third round blocks this thread in a Sync wait with no timeout while the holder
-          // kills itself.
-          const sync = round % 3 === 1;
-          const child = spawnSync('hold', {
-            h: { lock: lock.toHandle() },
-            times: kind === 'RLock' ? 3 : 1,
-            dieAfter: sync ? 100 : undefined,
-          });
-          expect(await child.next()).toEqual({ held: true });
-          expect(lock.tryAcquire()).toBe(false);
-          const waiting = sync ? Promise.resolve(lock.acquireSync()) : lock.acquire();
-          if (!sync) {
-            await sleep(20);
-            child.kill('SIGKILL');
-          }
-          expect(
-            await within(
-              waiting.then(() => lock.ownerDied),
-              5_000,
-              `${kind} takeover`,
-            ),
-          ).toBe(true);
-          await child.exited;
-          lock.release();
-          expect(lock.tryAcquire()).toBe(true);
-          expect(lock.ownerDied).toBe(false);
-          lock.release();
-        }
-      },
-    );
-  }
-
   it('an acquire after the holder was killed takes over at once', async () => {
     const lock = track(new Lock());
     const child = spawnSync('hold', { h: { lock: lock.toHandle() } });
@@ -515,12 +468,35 @@ describe('Barrier', () => {
     expect(barrier.broken).toBe(false);
   });
 
-  it('a party without the action arriving last breaks the barrier (explicitly)', async () => {
-    const barrier = track(new Barrier(2, { action: () => 0 }));
-    const waiting = barrier.wait({ timeout: 10_000 }).catch((error: unknown) => error);
+  it('a function action runs in whichever process arrives last, compiled there from its source', async () => {
+    const global = globalThis as { barrierActionRuns?: number };
+    const barrier = track(
+      new Barrier(2, {
+        action: () => {
+          const scope = globalThis as { barrierActionRuns?: number };
+          scope.barrierActionRuns = (scope.barrierActionRuns ?? 0) + 1;
+        },
+      }),
+    );
+    const waiting = barrier.wait({ timeout: 10_000 });
+    await until(() => barrier.nWaiting === 1);
     const child = spawnSync('barrier', { h: { barrier: barrier.toHandle() }, timeout: 10_000 });
-    expect(await child.next()).toMatchObject({ error: 'BrokenBarrierError' });
+    expect(await child.next()).toEqual({ index: 1, actionRuns: 1 });
+    expect(await waiting).toBe(0);
+    expect(global.barrierActionRuns).toBeUndefined();
+  });
+
+  it('a module action is loaded by every process that revives the barrier; one that throws breaks it', async () => {
+    const barrier = track(
+      new Barrier(2, { action: { module: fixture('sync-targets.js'), name: 'failingBarrierAction' } }),
+    );
+    const waiting = barrier.wait({ timeout: 10_000 }).catch((error: unknown) => error);
+    await until(() => barrier.nWaiting === 1);
+    const child = spawnSync('barrier', { h: { barrier: barrier.toHandle() }, timeout: 10_000, async: true });
+    const line = await child.next();
+    expect(line).toMatchObject({ error: 'Error', message: `the action failed in ${child.process.pid}` });
     expect(await waiting).toBeInstanceOf(BrokenBarrierError);
+    expect(barrier.broken).toBe(true);
   });
 
   it('async parties in one process pass together; a timed-out wait breaks it for everyone', async () => {

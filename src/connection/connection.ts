@@ -6,8 +6,8 @@
 // Messages keep their boundaries and their order per direction. Objects go through the one
 // serializer (serialize.ts); bytes go as they are. A message too long for the caller's limit
 // raises BufferTooShort and stays where it is (stricter than Python, which drops it).
-import { deserialize, handlesWritten, serialize } from '../serialize.js';
-import { AbortError, Closed, SerializationError, TimeoutError } from '../errors.js';
+import { deserialize, serialize, serializeWithoutHandles } from '../serialize.js';
+import { AbortError, Closed, TimeoutError } from '../errors.js';
 import { checkOptionsBag, checkSignal, deadlineOf, describe, timeoutOf, type WaitOptions } from '../util.js';
 
 /** Reaches a connection's readiness hooks (see wait.ts). */
@@ -69,10 +69,8 @@ function limitOf(maxLength: unknown): number {
 }
 
 function encode(obj: unknown, network: boolean): Uint8Array {
-  const before = handlesWritten();
-  const bytes = serialize(obj, 'message');
-  // The peer would refuse it unread (see SocketConnection): say so here, where the caller is.
-  if (network && handlesWritten() !== before) throw networkHandle('message');
+  // A TCP peer would refuse a handle unread (see SocketConnection): say so here, where the caller is.
+  const bytes = network ? serializeWithoutHandles(obj, 'message', NETWORK_HANDLE) : serialize(obj, 'message');
   if (bytes.length > MAX_MESSAGE_BYTES) throw new RangeError(`a message is at most ${MAX_MESSAGE_BYTES} bytes`);
   return bytes;
 }
@@ -340,13 +338,9 @@ export abstract class Connection {
 }
 
 /** The error for a live handle that would cross to or from a network peer. */
-export function networkHandle(path: string): SerializationError {
-  return new SerializationError(
-    'a live handle (Queue, Lock, Pipe end, manager proxy ...) cannot travel over a TCP connection: it names ' +
-      'resources of one machine; send plain data, or use a Unix-socket Listener on the same machine',
-    path,
-  );
-}
+const NETWORK_HANDLE =
+  'a live handle (Queue, Lock, Pipe end, manager proxy ...) cannot travel over a TCP connection: it names ' +
+  'resources of one machine; send plain data, or use a Unix-socket Listener on the same machine';
 
 function decode(message: Message): unknown {
   return message.isBytes ? bufferOf(message) : deserialize(message.bytes);

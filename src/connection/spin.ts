@@ -2,39 +2,12 @@
 // receiver that expects an answer within microseconds (ping-pong) spins briefly first. Spinning
 // only helps when the peer has a CPU of its own: with more runnable threads than CPUs, the spin
 // steals the very CPU the peer needs, so it is off then, and on single-CPU machines.
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { spinAllowed, spinUntil as spinFor } from '../spin.js';
 
 /** How long one spin may last, in ms: about two wake-ups' worth. */
 export const SPIN_MS = 0.05;
 /** A spin is tried only when this connection was used this recently (ms): the peer is active. */
 export const RECENT_MS = 2;
-const RECHECK_MS = 250;
-
-let checkedAt = -Infinity;
-let allowed = true;
-
-/** Whether spinning may help now (cached for a quarter of a second). */
-export function spinAllowed(): boolean {
-  const now = performance.now();
-  if (now - checkedAt > RECHECK_MS) {
-    checkedAt = now;
-    allowed = measure();
-  }
-  return allowed;
-}
-
-function measure(): boolean {
-  const cpus = availableParallelism();
-  if (cpus < 2) return false;
-  try {
-    // Fourth field: runnable scheduling entities / all of them; we are one of the runnable.
-    const running = Number.parseInt(readFileSync('/proc/loadavg', 'latin1').split(' ')[3] ?? '', 10);
-    return !(running > cpus);
-  } catch {
-    return true;
-  }
-}
 
 /**
  * How long an async receive may block its thread in a plain (Sync) futex wait before it parks
@@ -70,10 +43,5 @@ export class SpinPolicy {
 
 /** Busy-waits until `changed()` or SPIN_MS pass; true when it changed. */
 export function spinUntil(changed: () => boolean): boolean {
-  const until = performance.now() + SPIN_MS;
-  for (let i = 1; ; i++) {
-    if (changed()) return true;
-    // performance.now() costs more than a shared-memory load: look at the clock now and then.
-    if ((i & 31) === 0 && performance.now() > until) return changed();
-  }
+  return spinFor(changed, SPIN_MS);
 }

@@ -6,6 +6,7 @@
 // belongs to a client; when a client's connection drops, its waiters are removed (a dead client
 // never takes an item or a lock) and what it held is given back (`Releasable`).
 import { AbortError, Closed, ProcessError } from '../errors.js';
+import { isOwnerAlive } from '../liveness.js';
 import { describe } from '../util.js';
 
 /** Something a client can hold (a lock, semaphore units): given back when its connection drops. */
@@ -20,6 +21,8 @@ export class ClientState {
   /** True for a TCP peer: it may not send handles or code. */
   readonly network: boolean;
   closed = false;
+  /** The client thread's liveness token (0: unknown, a network peer); see HelloRequest.owner. */
+  owner = 0;
   /** Primitives in which this client holds something. */
   readonly held = new Set<Releasable>();
   /** Wait lists in which this client may have waiters. */
@@ -33,6 +36,14 @@ export class ClientState {
     this.id = id;
     this.label = label;
     this.network = network;
+  }
+
+  /**
+   * Whether the client is gone: its connection was dropped, or the kernel says its thread died
+   * (its socket's close may not have been read yet while other clients' calls are served).
+   */
+  gone(): boolean {
+    return this.closed || (this.owner !== 0 && !isOwnerAlive(this.owner));
   }
 
   /** Gives back everything this client held and removes its waiters. Idempotent. */
@@ -188,7 +199,9 @@ export class WaitList<T> {
   shift(): Waiter<T> | undefined {
     for (const waiter of this.#waiters) {
       this.#waiters.delete(waiter);
-      if (!waiter.client.closed) return waiter;
+      // A dead client's waiter is skipped even before its connection is dropped: it would take
+      // an item or a lock with it.
+      if (!waiter.client.gone()) return waiter;
     }
     return undefined;
   }

@@ -9,7 +9,7 @@
 // (spin.ts) the caller does not poll: it parks on a futex for a short while (the server wakes it
 // directly), then sleeps.
 import type { ChannelEnd } from './channel.js';
-import { spinAllowed } from './spin.js';
+import { spinAllowed } from '../spin.js';
 
 // Budgets in milliseconds.
 const SYNC_SPIN_MIN = 0.005;

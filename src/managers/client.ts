@@ -12,6 +12,7 @@
 import type { Connection } from '../connection/connection.js';
 import { Client, type Address } from '../connection/listener.js';
 import { AbortError, AuthenticationError, Closed, EOFError, ProcessError, SerializationError } from '../errors.js';
+import { ownerToken } from '../liveness.js';
 import { deserialize, handlesWritten, serialize, serializeWith } from '../serialize.js';
 import { ChannelEnd } from './channel.js';
 import { ClientChannel, type ChannelOwner } from './client-channel.js';
@@ -27,6 +28,7 @@ import {
   remoteFailure,
   Status,
   type HelloReply,
+  type HelloRequest,
   type ProxyToken,
   type ProxyTransport,
 } from './protocol.js';
@@ -113,7 +115,8 @@ export class ClientConnection implements ProxyTransport {
       throw this.#error();
     }
     this.#socket = socket;
-    await socket.sendBytes(serialize([1, Op.Hello, { version: PROTOCOL_VERSION, channel: !this.#network }]));
+    const request: HelloRequest = { version: PROTOCOL_VERSION, channel: !this.#network };
+    await socket.sendBytes(serialize([1, Op.Hello, this.#network ? request : { ...request, owner: ownerToken() }]));
     const reply = deserialize(await socket.recvBytes(null, { timeout: HELLO_TIMEOUT_MS })) as unknown[];
     if (!Array.isArray(reply) || reply[0] !== 1) throw protocolError('a bad Hello reply');
     if (reply[1] === Status.Error) throw remoteFailure(reply[2], 'manager Hello');

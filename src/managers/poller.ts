@@ -3,7 +3,7 @@
 // they stop for a while, it raises every channel's flag and sleeps until a doorbell. When the
 // machine has no core to spare (spin.ts) it does not poll but parks briefly on a futex instead.
 import type { ChannelEnd } from './channel.js';
-import { spinAllowed } from './spin.js';
+import { spinAllowed } from '../spin.js';
 
 /** Poll in bursts of this long (ms), and for a window after the last request that grows while
  * requests keep coming in it and shrinks while they do not. */

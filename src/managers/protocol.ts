@@ -80,6 +80,12 @@ export interface HelloRequest {
   readonly version: number;
   /** True when the client can map a shared-memory channel (it connected over a Unix socket). */
   readonly channel: boolean;
+  /**
+   * The client thread's liveness token (liveness.ts), local clients only: the server asks the
+   * kernel whether it still runs before it hands a parked call what it waited for, because the
+   * close of a dead client's socket may reach the server after another client's next call.
+   */
+  readonly owner?: number;
 }
 
 /** How the server describes a type it can make, so that a client that only connected can use it. */

@@ -22,7 +22,7 @@ import {
   type HelloReply,
   type TypeDescription,
 } from './protocol.js';
-import { checkNetworkMessage, holdsHandle } from './wire-guard.js';
+import { checkNetworkMessage, holdsHandle } from '../connection/wire-guard.js';
 import { ringDoorbell } from './doorbell.js';
 
 const CLOSING = Buffer.from([Doorbell.Closing]);
@@ -90,13 +90,17 @@ export class ServerConnection {
   async #hello(): Promise<void> {
     const bytes = await this.#socket.recvBytes(HELLO_MAX_BYTES, { timeout: HELLO_TIMEOUT_MS });
     const request = this.#decode(bytes);
-    const hello = request[2] as { version?: unknown; channel?: unknown } | undefined;
+    const hello = request[2] as { version?: unknown; channel?: unknown; owner?: unknown } | undefined;
     if (request[1] !== Op.Hello || typeof hello !== 'object' || hello === null) throw protocolError('no Hello');
     if (hello.version !== PROTOCOL_VERSION) {
       await this.#socket.sendBytes(
         serialize([request[0], Status.Error, protocolError(`this server speaks version ${PROTOCOL_VERSION}`)]),
       );
       throw protocolError('version mismatch');
+    }
+    const owner = hello.owner;
+    if (this.#host.local && typeof owner === 'number' && Number.isInteger(owner) && owner > 0 && owner <= 0xffffffff) {
+      this.client.owner = owner;
     }
     let channel: ChannelEnd | undefined;
     if (hello.channel === true && this.#host.local) {

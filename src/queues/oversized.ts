@@ -3,6 +3,7 @@
 // a side file that may still be being written.
 import { Full } from '../errors.js';
 import { isOwnerAlive } from '../liveness.js';
+import { RingStatus } from '../ring/ring.js';
 import type { Patience } from './waiting.js';
 import { decode } from './codec.js';
 import type { Park, QueueCore } from './core.js';
@@ -89,6 +90,10 @@ export class Oversized {
         if (ring.hasRoom(descriptorLength) && this.#reserve(payload.length)) {
           progress.reserved = true;
         } else {
+          // What we wait for may be held by a consumer that died reading a message: its record
+          // (and the budget of its side file) is recovered when a put runs into it, and this put
+          // has put nothing yet. walk() names the taken record that holds the ring back, if any.
+          if (ring.walk() === RingStatus.Ok && patience.handle(ring, core.dispose)) continue;
           const left = patience.left();
           if (left <= 0) throw new Full();
           const expected = ring.announceWantSpace();

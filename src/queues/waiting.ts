@@ -1,53 +1,20 @@
 // How a blocked queue operation waits: a short spin when a CPU is free for it, then a park on a
 // futex word of the ring; and how it gets past a party that died holding what it waits for.
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-
 import { isOwnerAlive, ownerToken } from '../liveness.js';
 import { BlockerKind, type Dispose, type Ring } from '../ring/ring.js';
+import { spinAllowed, spinUntil as spinFor } from '../spin.js';
 
 /** How long a blocked operation waits before it asks whether its blocker is alive. */
 export const GRACE_MS = 10;
 /** Longest park while blocked by a claim: the blocker's liveness is checked again after it. */
 export const LIVENESS_SLICE_MS = 50;
-/** The longest spin before parking (µs), and how often spinning rechecks the clock. */
+/** The longest spin before parking (ms). */
 const SPIN_MS = 0.05;
-const SPIN_CHECK_EVERY = 32;
 const MAX_RETRIES = 8;
 
-const cpus = availableParallelism();
-let spinCheckedAt = -Infinity;
-let runnable = 1; // a smoothed count of runnable tasks (ourselves included)
-
-/**
- * Whether spinning can pay off: only when runnable tasks do not outnumber CPUs (two processes
- * spinning on one CPU cost milliseconds per hand-off). /proc/loadavg's count jitters (it counts
- * transient threads and the reader itself), so it is sampled every 10 ms and smoothed.
- */
-export function maySpin(): boolean {
-  if (cpus < 2) return false;
-  const now = performance.now();
-  if (now - spinCheckedAt > 10) {
-    spinCheckedAt = now;
-    try {
-      const match = / (\d+)\//.exec(readFileSync('/proc/loadavg', 'latin1'));
-      runnable = 0.75 * runnable + 0.25 * (match === null ? cpus + 1 : Number(match[1]));
-    } catch {
-      runnable = cpus + 1;
-    }
-  }
-  // The reader counts itself and a transient thread or two: one more than the CPUs is normal.
-  return runnable <= cpus + 1;
-}
-
-/** Spins (bounded in time and iterations) until `ready()`; true when it became ready. */
+/** Spins (bounded in time, and only when spinning may pay: spin.ts) until `ready()`; true when it became ready. */
 export function spinUntil(ready: () => boolean): boolean {
-  if (!maySpin()) return false;
-  const until = performance.now() + SPIN_MS;
-  for (let i = 1; ; i++) {
-    if (ready()) return true;
-    if (i % SPIN_CHECK_EVERY === 0 && performance.now() > until) return false;
-  }
+  return spinAllowed() && spinFor(ready, SPIN_MS);
 }
 
 // Liveness answers: a dead token stays dead (tokens are never reused); an alive answer is kept

@@ -23,13 +23,11 @@
 // Memory order: JS Atomics are sequentially consistent, which covers the acquire (CAS) and
 // release (CAS/exchange) orders a mutex needs; plain loads and stores of the data a lock guards
 // are not moved across them by V8 (Atomics calls are effectful).
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-
 import { native, WaitResult } from '../binding.js';
 import { AbortError, Closed } from '../errors.js';
 import { waitWord, waitWordSync } from '../futex.js';
 import { isOwnerAlive } from '../liveness.js';
+import { spinAllowed } from '../spin.js';
 import { deadlineOf, remaining } from '../util.js';
 
 /** Bit 15 of a held lock word: a waiter may be parked on it. */
@@ -56,31 +54,12 @@ export const enum Outcome {
   OwnerDied = 2,
 }
 
-// Spinning is worth it only while the holder is running on another core: with more runnable
-// tasks than cores it just burns the holder's time slice. /proc/loadavg's fourth field is the
-// number of runnable tasks right now; it is read at most every SPIN_RECHECK_MS.
-const SPIN_RECHECK_MS = 100;
+// Spinning is worth it only while the holder is running on another core (spin.ts says when).
 const SPIN_ITERATIONS = 400;
-const cores = availableParallelism();
-let spinChecked = -Infinity;
-let spinIterations = cores > 1 ? SPIN_ITERATIONS : 0;
 
 /** How many times a blocked acquire may re-check its word before parking (0: do not spin). */
 export function spinBudget(): number {
-  if (cores <= 1) return 0;
-  const now = performance.now();
-  if (now - spinChecked > SPIN_RECHECK_MS) {
-    spinChecked = now;
-    try {
-      const fields = readFileSync('/proc/loadavg', 'latin1').split(' ');
-      const running = Number.parseInt(fields[3] ?? '', 10);
-      // The reader itself is one of the running tasks.
-      spinIterations = Number.isFinite(running) && running > cores ? 0 : SPIN_ITERATIONS;
-    } catch {
-      spinIterations = SPIN_ITERATIONS;
-    }
-  }
-  return spinIterations;
+  return spinAllowed() ? SPIN_ITERATIONS : 0;
 }
 
 /** waitWordSync: EINTR throws only when JavaScript listens for signals (see futex.ts). */

@@ -26,7 +26,7 @@ import {
 } from '../../dist/index.js';
 import { decodeLaunch } from '../../dist/child.js';
 import { SocketConnection, PREAUTH_FRAME_BYTES } from '../../dist/connection/socket.js';
-import { registerHandleKind } from '../../dist/handles.js';
+import { registerHandleKind, type HandleDescriptor } from '../../dist/handles.js';
 import { Endpoint } from '../../dist/pool/endpoint.js';
 import { DATA_OFFSET } from '../../dist/pool/layout.js';
 import { newFrame, readNumbers, readTasks, u32At, type Frame } from '../../dist/pool/protocol.js';
@@ -250,8 +250,11 @@ export const handlesTarget: FuzzTarget = {
   seeds() {
     const seeds = descriptorObjects.map((o) => Buffer.from(JSON.stringify(o.toHandle())));
     const [a, b] = Pipe({ capacityBytes: 4096 });
-    // A Pipe end's descriptor, made and dropped (the end is not revived by the seed itself).
-    seeds.push(Buffer.from(JSON.stringify(b.toHandle())));
+    // A Pipe end's descriptor; revived once here, so that no hidden hold waits for it (an export
+    // never revived is kept until the process exits, then left to the resource tracker).
+    const descriptor = JSON.stringify(b.toHandle());
+    seeds.push(Buffer.from(descriptor));
+    (fromHandle(JSON.parse(descriptor) as HandleDescriptor) as PipeConnection).close();
     a.close();
     b.close();
     seeds.push(Buffer.from('{"kind":"Lock","version":1,"segment":"/mp-o-0000"}'));
