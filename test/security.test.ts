@@ -215,7 +215,10 @@ describe('(a) segments are 0600, ours, and created exclusively', () => {
       const q = keep(new Queue({ capacityBytes: 4096 }));
       const before = new Set(readdirSync('/dev/shm'));
       q.putBytesSync(Buffer.alloc(64 * 1024, 7));
-      const sideFiles = readdirSync('/dev/shm').filter((name) => !before.has(name) && name.includes('-QOVF-'));
+      // This queue's side files only (other test files run at the same time): an unnamed queue's
+      // id is 'o' and its segment's random part (src/queues/core.ts).
+      const id = `o${(q.toHandle().segment as string).slice('/mp-o-'.length)}`;
+      const sideFiles = readdirSync('/dev/shm').filter((name) => !before.has(name) && name.includes(`-QOVF-${id}.`));
       expect(sideFiles.length).toBe(1);
       const side = statSync(`/dev/shm/${sideFiles[0]!}`);
       expect([side.mode & 0o777, side.uid]).toEqual([0o600, uid]);
