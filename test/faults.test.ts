@@ -16,7 +16,7 @@
 // dead consumer (test/synchronize.test.ts), a pool task that kills its own worker, a broken
 // initializer (test/pool.test.ts), manager locks and barriers of a dead client
 // (test/managers.test.ts), EOF and EPIPE after a peer died (test/pipe.test.ts).
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -42,7 +42,7 @@ import {
   type SyncManager,
 } from 'multiproc';
 
-import { fixture, sleep, STRESS } from './helpers.js';
+import { fixture, shmInUse, sleep, STRESS } from './helpers.js';
 import { reapAll, spawnFixture, spawnSync, within, type SyncChild } from './sync-helpers.js';
 
 const REPS = Number(process.env.MULTIPROC_FAULT_REPS ?? (STRESS ? 50 : 3));
@@ -62,23 +62,9 @@ function processState(pid: number): string | null {
 }
 
 /** The /dev/shm entries of this library (mp-...) that a process has mapped or open. */
-function shmInUse(pid: number | 'self'): Set<string> {
+function shmNamesInUse(pid: number | 'self'): Set<string> {
   const names = new Set<string>();
-  try {
-    for (const match of readFileSync(`/proc/${pid}/maps`, 'utf8').matchAll(/\/dev\/shm\/(mp-\S+)/g)) {
-      names.add(match[1]!);
-    }
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        const match = /^\/dev\/shm\/(mp-\S+)/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (match) names.add(match[1]!);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  } catch {
-    // the process is gone
-  }
+  for (const path of shmInUse(pid)) if (path.startsWith('/dev/shm/mp-')) names.add(path.slice('/dev/shm/'.length));
   return names;
 }
 
@@ -125,7 +111,7 @@ class Scene {
   readonly #strays = new Set<number>();
   /** /dev/shm names the scene's processes used: none may be left. */
   readonly #shm = new Set<string>();
-  readonly #before = shmInUse('self');
+  readonly #before = shmNamesInUse('self');
 
   constructor(cell: string, seed: number) {
     this.#cell = cell;
@@ -184,7 +170,7 @@ class Scene {
   /** Records what `pid` has mapped or open now (call it while the process lives). */
   watch(pid: number): void {
     this.#pids.add(pid);
-    for (const name of shmInUse(pid)) this.#shm.add(name);
+    for (const name of shmNamesInUse(pid)) this.#shm.add(name);
   }
 
   stray(pid: number): void {
@@ -233,7 +219,7 @@ class Scene {
       expect(p.exitCode, `process ${p.pid} did not end`).not.toBe(null);
       p.close();
     }
-    for (const name of shmInUse('self')) if (!this.#before.has(name)) this.#shm.add(name);
+    for (const name of shmNamesInUse('self')) if (!this.#before.has(name)) this.#shm.add(name);
     for (const object of this.#objects.splice(0)) object.close();
 
     // Every process of the scene is reaped (a stray may stay a zombie of init, which this
@@ -252,7 +238,7 @@ class Scene {
       readdirSync('/dev/shm').filter((entry) => this.#shm.has(entry) || ids.some((id) => entry.includes(id)));
     await until(() => left().length === 0, 5_000, `leftovers ${left().join(', ')}`).catch(() => {});
     expect(left()).toEqual([]);
-    expect([...shmInUse('self')].filter((name) => !this.#before.has(name))).toEqual([]);
+    expect([...shmNamesInUse('self')].filter((name) => !this.#before.has(name))).toEqual([]);
   }
 }
 

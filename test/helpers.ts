@@ -1,7 +1,7 @@
 // Helpers shared by the test files: run a child node program with a deadline, and list what the
 // library left in /dev/shm.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -67,4 +67,29 @@ export function leftoverShm(prefix = 'mp-'): string[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Paths under /dev/shm that a process has mapped or open right now: what a test may attribute
+ * to itself (a listing of /dev/shm also shows what other test files make at the same time).
+ */
+export function shmInUse(pid: number | 'self' = 'self'): Set<string> {
+  const paths = new Set<string>();
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const at = line.indexOf('/dev/shm/');
+      if (at >= 0) paths.add(line.slice(at).replace(/ \(deleted\)$/, ''));
+    }
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (target.startsWith('/dev/shm/')) paths.add(target.replace(/ \(deleted\)$/, ''));
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    // the process is gone
+  }
+  return paths;
 }

@@ -17,7 +17,6 @@ import {
   lstatSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -60,7 +59,7 @@ import {
   type Connection,
 } from 'multiproc';
 
-import { sleep } from './helpers.js';
+import { shmInUse, sleep } from './helpers.js';
 
 const uid = process.geteuid!();
 const tag = `sec${process.pid}`;
@@ -114,26 +113,6 @@ registerClass(Canary, {
 });
 
 // ---- /dev/shm files this process maps or holds open ----
-
-/** Paths under /dev/shm that this process has mapped or open right now. */
-function shmInUse(pid: number | 'self' = 'self'): Set<string> {
-  const paths = new Set<string>();
-  for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
-    const at = line.indexOf('/dev/shm/');
-    if (at >= 0) paths.add(line.slice(at).replace(/ \(deleted\)$/, ''));
-  }
-  if (pid === 'self') {
-    for (const fd of readdirSync('/proc/self/fd')) {
-      try {
-        const target = readlinkSync(`/proc/self/fd/${fd}`);
-        if (target.startsWith('/dev/shm/')) paths.add(target.replace(/ \(deleted\)$/, ''));
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return paths;
-}
 
 /** The /dev/shm files that `make` created (mapped or held open by this process), with their stat. */
 function filesMadeBy(make: () => void): Map<string, { mode: number; uid: number }> {

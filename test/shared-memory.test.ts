@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Closed, SharedMemory } from 'multiproc';
 
-import { fixture, leftoverShm, runNode, runPython } from './helpers.js';
+import { fixture, runNode, runPython, shmInUse } from './helpers.js';
 
 const made: SharedMemory[] = [];
 function track(shm: SharedMemory): SharedMemory {
@@ -150,9 +150,9 @@ describe('SharedMemory', () => {
       ['bad mode', { create: true, size: 1, mode: 0o7777 }, RangeError],
     ];
     it.each(cases)('%s throws before touching the OS', (_, options, type) => {
-      const before = leftoverShm().length;
+      const before = shmInUse();
       expect(() => new SharedMemory(options as never)).toThrow(type);
-      expect(leftoverShm().length).toBeLessThanOrEqual(before);
+      expect([...shmInUse()].filter((path) => !before.has(path))).toEqual([]);
     });
   });
 });
