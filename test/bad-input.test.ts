@@ -1280,6 +1280,8 @@ const rows: Row[] = [
   ['PipeConnection', 'fromHandle(end 7)', () => PipeConnection.fromHandle({ ...fx.pipeHandle, end: 7 }), throws(T)],
 
   ['Listener', 'options 5', () => new Listener(bad(5)), throws(T)],
+  ['Listener', 'maxMessageBytes 0', () => new Listener({ maxMessageBytes: 0 }), throws(R)],
+  ['Listener', 'maxMessageBytes "1k"', () => new Listener(bad({ maxMessageBytes: '1k' })), throws(T)],
   ['Listener', 'address: 5', () => new Listener(bad({ address: 5 })), throws(T)],
   ['Listener', 'address: ""', () => new Listener({ address: '' }), throws(R)],
   ['Listener', 'address: a 200-byte path', () => new Listener({ address: `/tmp/${'x'.repeat(200)}` }), throws(R)],
@@ -1315,6 +1317,7 @@ const rows: Row[] = [
     rejects(TimeoutError),
   ],
   ['Client', 'address 42', () => Client(bad(42)), rejects(T)],
+  ['Client', 'maxMessageBytes 2**31', () => Client('/tmp/x.sock', { maxMessageBytes: 2 ** 31 }), rejects(R)],
   ['Client', 'address ""', () => Client(''), rejects(R)],
   ['Client', 'port 70000', () => Client({ port: 70_000 }), rejects(R)],
   ['Client', 'authkey 7', () => Client(fx.listener.address, bad({ authkey: 7 })), rejects(T)],

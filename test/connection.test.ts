@@ -91,6 +91,24 @@ describe('Listener and Client', () => {
     expect(listener.lastAccepted).toMatchObject({ host: '127.0.0.1' });
   });
 
+  it('maxMessageBytes bounds what a peer may send: a larger frame fails with EMSGSIZE from its header', async () => {
+    const listener = listen({ authkey: 'k', maxMessageBytes: 1024 });
+    const [server, client] = await pair(listener, 'k');
+    await client.sendBytes(Buffer.alloc(1024, 1));
+    expect((await server.recvBytes(null, { timeout: 5_000 })).length).toBe(1024);
+    await client.sendBytes(Buffer.alloc(1025, 2));
+    await expect(server.recvBytes(null, { timeout: 5_000 })).rejects.toMatchObject({ code: 'EMSGSIZE' });
+    // Without a key, and on the client's side, too.
+    const open = listen({ address: { port: 0 } });
+    const [accepted, connected] = await Promise.all([
+      open.accept({ timeout: 10_000 }),
+      Client(open.address, { maxMessageBytes: 16 }),
+    ]);
+    connections.push(accepted, connected);
+    await accepted.send('a message longer than sixteen bytes');
+    await expect(connected.recv({ timeout: 5_000 })).rejects.toMatchObject({ code: 'EMSGSIZE' });
+  });
+
   it('a wrong key fails with AuthenticationError on both sides', async () => {
     const listener = listen({ authkey: 'right' });
     const [accepted, connected] = await Promise.allSettled([

@@ -25,7 +25,7 @@ import {
   type WaitOptions,
 } from '../util.js';
 import { answerChallenge, authkeyOf, deliverChallenge } from './auth.js';
-import type { Connection } from './connection.js';
+import { MAX_MESSAGE_BYTES, type Connection } from './connection.js';
 import { PREAUTH_FRAME_BYTES, SocketConnection } from './socket.js';
 
 /** A TCP address; `port: 0` picks a free port. `host` defaults to the loopback address. */
@@ -45,11 +45,24 @@ export interface ListenerOptions {
   authkey?: Buffer | Uint8Array | string | undefined;
   /** Pending connections the kernel queues (default 128; Python's default of 1 refuses bursts). */
   backlog?: number | undefined;
+  /**
+   * The largest message a peer may send on an accepted connection, in bytes (default and
+   * maximum: 2 GiB - 1, as Python). A larger frame fails the receive with EMSGSIZE from its
+   * header, before anything is buffered, and ends the connection.
+   */
+  maxMessageBytes?: number | undefined;
 }
 
 export interface ClientOptions extends WaitOptions {
   /** The Listener's key. Without one, no authentication takes place. */
   authkey?: Buffer | Uint8Array | string | undefined;
+  /** The largest message the listener's side may send us (see ListenerOptions). */
+  maxMessageBytes?: number | undefined;
+}
+
+function maxMessageOf(options: { maxMessageBytes?: unknown } | undefined): number {
+  const value = options?.maxMessageBytes;
+  return value === undefined ? MAX_MESSAGE_BYTES : checkInteger(value, 'maxMessageBytes', 1, MAX_MESSAGE_BYTES);
 }
 
 /** Options of `listener.accept()`: how long to wait for a connection, and a signal to stop. */
@@ -106,6 +119,7 @@ function checkAddress(address: unknown): Address {
 export class Listener {
   readonly #server: Server;
   readonly #authkey: Buffer | undefined;
+  readonly #maxMessage: number;
   readonly #address: Address;
   readonly #unlink: { path: string; ino: number } | null;
   readonly #incoming: Socket[] = [];
@@ -118,6 +132,7 @@ export class Listener {
     const address = options.address === undefined ? undefined : checkAddress(options.address);
     const backlog = options.backlog === undefined ? 128 : checkInteger(options.backlog, 'backlog', 0, 65535);
     this.#authkey = authkeyOf(options.authkey);
+    this.#maxMessage = maxMessageOf(options);
     let fd: number;
     if (address === undefined || typeof address === 'string') {
       const path = address ?? join(socketDirectory(), `l-${randomToken()}.sock`);
@@ -176,7 +191,8 @@ export class Listener {
         socket.resume();
         this.#lastAccepted = socket.remoteAddress ? { host: socket.remoteAddress, port: socket.remotePort ?? 0 } : null;
         const network = typeof this.#address !== 'string';
-        return handshake(socket, this.#authkey, 'server', signal, performance.now() + HANDSHAKE_MS, network);
+        const deadline = performance.now() + HANDSHAKE_MS;
+        return handshake(socket, this.#authkey, 'server', signal, deadline, network, this.#maxMessage);
       }
       if (!(await this.#arrival(deadline, signal))) throw new TimeoutError('no connection arrived within the timeout');
     }
@@ -239,6 +255,7 @@ export async function Client(address: Address, options?: ClientOptions): Promise
   checkOptionsBag(options);
   checkSignal(options?.signal);
   const authkey = authkeyOf(options?.authkey);
+  const maxMessage = maxMessageOf(options);
   const timeout = timeoutOf(options);
   const deadline = Math.min(deadlineOf(timeout), performance.now() + HANDSHAKE_MS);
   const signal = options?.signal;
@@ -270,7 +287,7 @@ export async function Client(address: Address, options?: ClientOptions): Promise
     socket.once('error', finish);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-  return handshake(socket, authkey, 'client', signal, deadline, typeof target !== 'string');
+  return handshake(socket, authkey, 'client', signal, deadline, typeof target !== 'string', maxMessage);
 }
 
 /** Wraps a connected socket; with a key, runs the challenge both ways before handing it out. */
@@ -281,8 +298,9 @@ async function handshake(
   signal: AbortSignal | undefined,
   deadline: number,
   network: boolean,
+  maxMessage: number,
 ): Promise<Connection> {
-  if (authkey === undefined) return new SocketConnection(socket, undefined, network);
+  if (authkey === undefined) return new SocketConnection(socket, maxMessage, network);
   const connection = new SocketConnection(socket, PREAUTH_FRAME_BYTES, network);
   const onAbort = (): void => connection.close();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -301,6 +319,6 @@ async function handshake(
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  connection.authenticated();
+  connection.authenticated(maxMessage);
   return connection;
 }

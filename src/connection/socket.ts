@@ -81,9 +81,9 @@ export class SocketConnection extends Connection {
     });
   }
 
-  /** The peer passed authentication: lift the pre-authentication frame cap. */
-  authenticated(): void {
-    this.#maxFrame = MAX_MESSAGE_BYTES;
+  /** The peer passed authentication: lift the pre-authentication frame cap to `maxFrame`. */
+  authenticated(maxFrame = MAX_MESSAGE_BYTES): void {
+    this.#maxFrame = maxFrame;
   }
 
   override get closed(): boolean {
