@@ -41,8 +41,8 @@ let src = Buffer.alloc(0) as RawBuffer;
 let at = 0;
 let end = 0;
 let objects: unknown[] = [];
-/** The live handles this decode revived (closed again when it fails). */
-let revived: unknown[] = [];
+/** The live handles this decode revived (closed again when it fails); null until the first. */
+let revived: unknown[] | null = null;
 const PENDING = Symbol('pending');
 
 function corrupt(why: string): never {
@@ -267,7 +267,7 @@ function readValue(): unknown {
       const slot = objects.push(PENDING) - 1;
       const descriptor = readValue() as HandleDescriptor;
       const live = fromHandle(descriptor);
-      revived.push(live);
+      (revived ??= []).push(live);
       return (objects[slot] = live);
     }
     case T_CLASS:
@@ -328,7 +328,7 @@ function readClass(): unknown {
 export function deserialize(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('deserialize needs a Buffer or Uint8Array');
   const saved = { src, at, end, objects, revived };
-  revived = [];
+  revived = null; // most messages hold no handle: no array for them
   src = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as RawBuffer;
   at = 0;
   end = src.length;
@@ -348,7 +348,7 @@ export function deserialize(bytes: Uint8Array): unknown {
   } catch (error) {
     // The handles revived before the failure belong to no one: let go of their mappings now
     // (a service fed corrupt messages would otherwise hold more and more until it exits).
-    for (const live of revived) {
+    for (const live of revived ?? []) {
       try {
         (live as { close?: () => void }).close?.();
       } catch {

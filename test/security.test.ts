@@ -56,6 +56,7 @@ import {
   Value,
   registerClass,
   serialize,
+  type Address,
   type Connection,
 } from 'multiproc';
 
@@ -502,6 +503,16 @@ async function authenticate(peer: RawPeer, key: Buffer): Promise<void> {
 
 const KEY = Buffer.from('the right key');
 
+/** A Listener at `address` with KEY, a raw peer that passed its handshake by hand, and the accepted end. */
+async function authenticatedRawPeer(address: Address): Promise<{ peer: RawPeer; connection: Connection }> {
+  const listener = keep(new Listener({ address, authkey: KEY }));
+  const accepted = listener.accept({ timeout: 10_000 });
+  const peer = await RawPeer.connect(listener.address);
+  cleanups.push(() => peer.destroy());
+  await authenticate(peer, KEY);
+  return { peer, connection: keep(await within(accepted)) };
+}
+
 describe('(c) nothing from an unauthenticated peer is decoded', () => {
   const addresses: Array<[string, () => string | { port: number }]> = [
     ['Unix socket', () => join(tmpdir(), `${tag}-${randomBytes(4).toString('hex')}.sock`)],
@@ -625,12 +636,7 @@ describe('(d) a peer cannot make us buffer what it announces', () => {
 
   it('after authentication: an impossible length is EMSGSIZE from the header alone; the connection is dropped', async () => {
     for (const header of [longHeader(2n ** 40n), Buffer.from([0xff, 0xff, 0xff, 0xfb])]) {
-      const listener = keep(new Listener({ address: { port: 0 }, authkey: KEY }));
-      const accepted = listener.accept({ timeout: 10_000 });
-      const peer = await RawPeer.connect(listener.address);
-      cleanups.push(() => peer.destroy());
-      await authenticate(peer, KEY);
-      const connection = keep(await within(accepted));
+      const { peer, connection } = await authenticatedRawPeer({ port: 0 });
       peer.write(header);
       await expect(within(connection.recv({ timeout: 5_000 }))).rejects.toMatchObject({ code: 'EMSGSIZE' });
       await within(peer.ended);
@@ -638,12 +644,7 @@ describe('(d) a peer cannot make us buffer what it announces', () => {
   });
 
   it('a large announced frame is not read ahead of the caller: recvBytes(max) refuses it from the header', async () => {
-    const listener = keep(new Listener({ address: join(tmpdir(), `${tag}-big.sock`), authkey: KEY }));
-    const accepted = listener.accept({ timeout: 10_000 });
-    const peer = await RawPeer.connect(listener.address);
-    cleanups.push(() => peer.destroy());
-    await authenticate(peer, KEY);
-    const connection = keep(await within(accepted));
+    const { peer, connection } = await authenticatedRawPeer(join(tmpdir(), `${tag}-big.sock`));
     const header = Buffer.alloc(4);
     header.writeInt32BE(1 << 30);
     peer.write(Buffer.concat([header, Buffer.alloc(1000)]));
@@ -708,12 +709,7 @@ describe('(e) live handles never cross a TCP connection', () => {
   });
 
   it('a message holding a handle from a TCP peer is refused before any of it is decoded', async () => {
-    const listener = keep(new Listener({ address: { port: 0 }, authkey: KEY }));
-    const accepted = listener.accept({ timeout: 10_000 });
-    const peer = await RawPeer.connect(listener.address);
-    cleanups.push(() => peer.destroy());
-    await authenticate(peer, KEY);
-    const connection = keep(await within(accepted));
+    const { connection, peer } = await authenticatedRawPeer({ port: 0 });
     const queue = keep(new Queue());
     const segment = `/dev/shm${queue.toHandle().segment as string}`;
     const mapped = (): number =>
