@@ -303,8 +303,7 @@ export class Barrier extends SharedObject {
 
   // Under the mutex: registers an arrival. Returns the arrival index and the cycle's identity,
   // or `true` in `last` when this party completes the cycle (the caller runs the action).
-  // A blocking (`sync`) last party cannot wait for the action to load; an async one loads it after.
-  #arrive(sync: boolean): { index: number; passes: number; resets: number; last: boolean } {
+  #arrive(): { index: number; passes: number; resets: number; last: boolean } {
     const words = this.words;
     if (Atomics.load(words, BROKEN) !== 0) throw new BrokenBarrierError();
     const parties = Atomics.load(words, PARTIES);
@@ -312,14 +311,6 @@ export class Barrier extends SharedObject {
     if (index < 0 || index >= parties) this.corrupt(`count ${index} of ${parties} parties`);
     Atomics.store(words, COUNT, index + 1);
     const last = index + 1 === parties;
-    if (last && this.#loading !== undefined && sync && this.#action === undefined) {
-      Atomics.store(words, COUNT, index); // not an arrival after all
-      throw new ProcessError(
-        'the barrier action is still loading in this process: a blocking wait cannot run it yet (use await barrier.wait())',
-      );
-    }
-    if (last && !sync) return { index, passes: Atomics.load(words, PASSES), resets: Atomics.load(words, RESETS), last };
-    if (last) this.#checkLoaded();
     return { index, passes: Atomics.load(words, PASSES), resets: Atomics.load(words, RESETS), last };
   }
 
@@ -363,8 +354,16 @@ export class Barrier extends SharedObject {
     this.#lockSync();
     let arrival;
     try {
-      arrival = this.#arrive(true);
+      // A blocking last party cannot wait for the action's module to load: it does not arrive.
+      const wouldBeLast = Atomics.load(this.words, COUNT) + 1 === Atomics.load(this.words, PARTIES);
+      if (wouldBeLast && this.#loading !== undefined && Atomics.load(this.words, BROKEN) === 0) {
+        throw new ProcessError(
+          'the barrier action is still loading in this process: a blocking wait cannot run it yet (use await barrier.wait())',
+        );
+      }
+      arrival = this.#arrive();
       if (arrival.last) {
+        this.#checkLoaded();
         if (isThenable(this.#runAction())) {
           this.#break();
           throw new TypeError('an async barrier action needs wait(), not waitSync()');
@@ -413,7 +412,7 @@ export class Barrier extends SharedObject {
     await this.#lock();
     let arrival;
     try {
-      arrival = this.#arrive(false);
+      arrival = this.#arrive();
       if (arrival.last) {
         // Only the last party needs the action: a party that waits for a module still being
         // evaluated (the main module, in its top-level await) must not wait for its import.
