@@ -37,7 +37,8 @@ import {
   type RawBuffer,
 } from './serialize-format.js';
 
-let src = Buffer.alloc(0) as RawBuffer;
+const EMPTY = Buffer.alloc(0) as RawBuffer;
+let src = EMPTY;
 let at = 0;
 let end = 0;
 let objects: unknown[] = [];
@@ -327,12 +328,45 @@ function readClass(): unknown {
  */
 export function deserialize(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('deserialize needs a Buffer or Uint8Array');
-  const saved = { src, at, end, objects, revived };
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return deserializeRange(buffer, 0, buffer.length);
+}
+
+// Whether a decode is running: reviving a handle (or a registered class) may decode in turn.
+let decoding = false;
+
+/**
+ * {@link deserialize} of the message in `bytes[start, stop)`, without making a view of it (the
+ * queue's get path: a Buffer view costs more than decoding a small object).
+ */
+export function deserializeRange(bytes: Buffer, start: number, stop: number): unknown {
+  if (!(start >= 0 && start <= stop && stop <= bytes.length)) throw new RangeError('the range is outside the bytes');
+  if (decoding) {
+    // Nested: decode with fresh state and give the outer decode its own back.
+    const saved = { src, at, end, objects, revived };
+    objects = [];
+    try {
+      return decodeMessage(bytes, start, stop);
+    } finally {
+      ({ src, at, end, objects, revived } = saved);
+    }
+  }
+  decoding = true;
+  try {
+    return decodeMessage(bytes, start, stop);
+  } finally {
+    if (objects.length !== 0) objects = []; // keeps nothing alive
+    revived = null;
+    src = EMPTY;
+    decoding = false;
+  }
+}
+
+function decodeMessage(bytes: Buffer, start: number, stop: number): unknown {
   revived = null; // most messages hold no handle: no array for them
-  src = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as RawBuffer;
-  at = 0;
-  end = src.length;
-  objects = [];
+  src = bytes as RawBuffer;
+  at = start;
+  end = stop;
   try {
     need(1);
     const version = src[at++];
@@ -357,7 +391,5 @@ export function deserialize(bytes: Uint8Array): unknown {
     }
     if (error instanceof RangeError && /call stack/.test(error.message)) corrupt('it nests too deeply');
     throw error;
-  } finally {
-    ({ src, at, end, objects, revived } = saved);
   }
 }

@@ -9,7 +9,7 @@ import { ownerToken } from '../liveness.js';
 import { Ring, RingStatus, type Dispose } from '../ring/ring.js';
 import { Segment, type SegmentKind } from '../segment.js';
 import { randomToken } from '../util.js';
-import { decode } from './codec.js';
+import { decodeRange } from './codec.js';
 import {
   ID_LENGTH_OFFSET,
   ID_MAX,
@@ -55,6 +55,7 @@ export class QueueCore {
   readonly #u32: Uint32Array;
   readonly #one: Uint8Array[] = [new Uint8Array(0)];
   readonly #oneFlags = [0];
+  readonly #oneLength = [0];
   readonly #dispose: Dispose;
 
   /** Makes a new queue segment (named or not) and lays out its block and ring. */
@@ -132,7 +133,7 @@ export class QueueCore {
     const end = offset + ring.takenLength[0]!;
     try {
       if ((ring.takenFlags[0]! & KIND_BYTES) !== 0) return sliceCopy.call(ring.data, offset, end);
-      return decode(ring.data.subarray(offset, end));
+      return decodeRange(ring.data, offset, end);
     } finally {
       ring.release();
     }
@@ -140,14 +141,18 @@ export class QueueCore {
 
   // ---- putting ----
 
-  /** One attempt at putting `bytes` (at most maxInline) with `flags`; false when there is no room. */
-  tryPut(bytes: Uint8Array, flags: number, patience: Patience | null): boolean {
+  /**
+   * One attempt at putting `bytes` (at most maxInline; with `length`, its first `length` bytes)
+   * with `flags`; false when there is no room.
+   */
+  tryPut(bytes: Uint8Array, flags: number, patience: Patience | null, length = bytes.length): boolean {
     this.check();
     if ((this.state & STATE_SHUT_DOWN) !== 0) throw new ShutDown();
     this.#one[0] = bytes;
     this.#oneFlags[0] = flags;
+    this.#oneLength[0] = length;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const status = this.ring.tryPut(this.#one, this.#oneFlags, 0, 1);
+      const status = this.ring.tryPut(this.#one, this.#oneFlags, 0, 1, this.#oneLength);
       if (status === RingStatus.Ok) return true;
       if (status === RingStatus.Corrupt) throw new CorruptionError('the queue’s shared memory is corrupt');
       if (!(patience ?? new Patience()).handle(this.ring, this.#dispose)) return false;
@@ -248,13 +253,13 @@ export class QueueCore {
     try {
       for (let i = 0; i < n; i++) {
         const offset = ring.takenOffset[i]!;
-        const view = ring.data.subarray(offset, offset + ring.takenLength[i]!);
+        const end = offset + ring.takenLength[i]!;
         const flags = ring.takenFlags[i]!;
         if ((flags & OVERFLOW) !== 0) {
           // Only ever the single record of its take: read its side file, or wait for it.
           const [position, cells] = ring.takenPlace(i);
           ring.forgetTaken();
-          pending = this.oversized.taken(view, flags, position, cells);
+          pending = this.oversized.taken(ring.data.subarray(offset, end), flags, position, cells);
           const value = pending.tryRead();
           if (value === NOTHING) return pending;
           pending = null;
@@ -262,11 +267,9 @@ export class QueueCore {
           out.push(value);
           return null;
         }
-        if ((flags & KIND_BYTES) !== 0) {
-          out.push(sliceCopy.call(ring.data, offset, offset + view.length));
-        } else {
-          out.push(decode(view));
-        }
+        out.push(
+          (flags & KIND_BYTES) !== 0 ? sliceCopy.call(ring.data, offset, end) : decodeRange(ring.data, offset, end),
+        );
       }
     } finally {
       if (pending === null) ring.release();

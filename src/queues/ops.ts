@@ -72,12 +72,11 @@ export function encodeAndTryPut(core: QueueCore, item: unknown): Buffer | null {
 let encoding: QueueCore | null = null;
 
 // Hoisted (no closure per put): puts the serializer's scratch bytes straight into the ring.
-function tryPutEncoded(bytes: Buffer): Buffer | null {
+function tryPutEncoded(bytes: Buffer, length: number): Buffer | null {
   const core = encoding!;
-  if (bytes.length > MAX_MESSAGE)
-    throw new RangeError(`a message is at most ${MAX_MESSAGE} bytes (got ${bytes.length})`);
-  if (bytes.length <= core.ring.maxInline && core.tryPut(bytes, KIND_OBJECT, null)) return null;
-  return Buffer.from(bytes);
+  if (length > MAX_MESSAGE) throw new RangeError(`a message is at most ${MAX_MESSAGE} bytes (got ${length})`);
+  if (length <= core.ring.maxInline && core.tryPut(bytes, KIND_OBJECT, null, length)) return null;
+  return Buffer.from(bytes.subarray(0, length));
 }
 
 /** Puts every item in order, as few claims and wake-ups as the ring allows. Returns the count. */

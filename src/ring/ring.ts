@@ -29,6 +29,18 @@ import { RingBase, type Dispose } from './base.js';
 export { BlockerKind, MAX_BATCH, RingStatus } from './layout.js';
 export type { Dispose } from './base.js';
 
+function lengthAt(payloads: readonly Uint8Array[], lengths: ArrayLike<number> | null, i: number): number {
+  return lengths === null ? payloads[i]!.length : lengths[i]!;
+}
+
+// Copies the first `length` bytes of `source` to `data[at..]`. A short record is copied by hand:
+// a view of a prefix costs more than the copy itself (~50 ns to make a Buffer view).
+function copyInto(data: Uint8Array, at: number, source: Uint8Array, length: number): void {
+  if (length === source.length) data.set(source, at);
+  else if (length <= 64) for (let i = 0; i < length; i++) data[at + i] = source[i]!;
+  else data.set(source.subarray(0, length), at);
+}
+
 /** One thread's view of a ring in shared memory (see native/ring.h). */
 export class Ring extends RingBase {
   // ---- producer (ring.h Put) ----
@@ -36,19 +48,26 @@ export class Ring extends RingBase {
   /**
    * Puts a prefix of `payloads[from .. from+count)` (at least one, as many as fit) as one claim,
    * each with its flags (0..255); `putCount` says how many went in. TooBig: the first is larger
-   * than maxInline (a later one ends the prefix).
+   * than maxInline (a later one ends the prefix). With `lengths`, a record is the first
+   * `lengths[i]` bytes of its payload (a sender's scratch bytes, put without making a view).
    */
-  tryPut(payloads: readonly Uint8Array[], flags: ArrayLike<number>, from: number, count: number): RingStatus {
+  tryPut(
+    payloads: readonly Uint8Array[],
+    flags: ArrayLike<number>,
+    from: number,
+    count: number,
+    lengths: ArrayLike<number> | null = null,
+  ): RingStatus {
     this.putCount = 0;
     this.blockerKind = BlockerKind.None;
     let fit = 0;
-    while (fit < count && fit < MAX_BATCH && payloads[from + fit]!.length <= this.maxInline) fit++;
+    while (fit < count && fit < MAX_BATCH && lengthAt(payloads, lengths, from + fit) <= this.maxInline) fit++;
     if (count === 0) return RingStatus.Ok;
     if (fit === 0) return RingStatus.TooBig;
     const u = this.u32;
     const cells = this.cells;
     const mask = this.mask;
-    const firstLength = payloads[from]!.length;
+    const firstLength = lengthAt(payloads, lengths, from);
     for (let attempt = 0; attempt < 64; attempt++) {
       const t = u[W_TAIL]!;
       const first = this.cellsOf(t, firstLength);
@@ -106,7 +125,7 @@ export class Ring extends RingBase {
         }
         end = t;
         while (n < fit && n < roomItems) {
-          const k = this.cellsOf(end, payloads[from + n]!.length);
+          const k = this.cellsOf(end, lengthAt(payloads, lengths, from + n));
           if (((end - released) >>> 0) + k > cells) break;
           this.planCells[n++] = k;
           end = (end + k) >>> 0;
@@ -130,7 +149,7 @@ export class Ring extends RingBase {
       const data = this.data;
       for (let i = 0; i < n; i++) {
         const payload = payloads[from + i]!;
-        const length = payload.length;
+        const length = lengthAt(payloads, lengths, from + i);
         const k = this.planCells[i]!;
         // Keep every continuation cell's tag within a lap of its position (ring.h Put).
         for (let c = 1; c < k; c++) u[this.meta + 2 * ((p + c) & mask)] = (2 * (p + c) - 1) >>> 0;
@@ -140,7 +159,7 @@ export class Ring extends RingBase {
         u[h + 1] = (flags[from + i]! & MAX_USER_FLAGS) | ((p & 0xffff) << 16);
         if (length !== 0) {
           const contiguous = index + (((RECORD_HEADER + length + CELL_DATA - 1) / CELL_DATA) | 0) <= cells;
-          data.set(payload, contiguous ? index * CELL_DATA + RECORD_HEADER : 0);
+          copyInto(data, contiguous ? index * CELL_DATA + RECORD_HEADER : 0, payload, length);
         }
         // Publish: the tag, then the owner half with a release (seq-cst) store (ring.h Put).
         const cell = this.meta + 2 * index;
