@@ -21,6 +21,8 @@ using namespace mp::ring;
 using namespace mp::ring_test;
 
 constexpr uint32_t kA = 0x10001, kB = 0x20002, kC = 0x30003;
+constexpr uint32_t kOneCell =
+    kCellData - kRecordHeader;  // the longest payload of a one-cell record
 
 TEST(InitAndAttachValidate) {
   SharedRing s(64);
@@ -31,7 +33,7 @@ TEST(InitAndAttachValidate) {
   CHECK(!Ring::Attach(s.base, Ring::BytesFor(64) - 1, &r));
   CHECK(!Ring::Init(s.base, s.bytes, 48, 0));  // not a power of two
   CHECK(!Ring::Init(s.base, s.bytes, 8, 0));   // too small
-  CHECK(Ring::CellsFor(1 << 20) == 8192 && Ring::CellsFor(0) == kMinCells);
+  CHECK(Ring::CellsFor(1 << 20) == 16384 && Ring::CellsFor(0) == kMinCells);
   reinterpret_cast<uint32_t*>(s.base)[0] ^= 1;
   CHECK(!Ring::Attach(s.base, s.bytes, &r));
 }
@@ -54,10 +56,10 @@ TEST(FullRingRefusesThenAcceptsAfterATake) {
   SharedRing s(16);
   Ring r = s.Attach();
   uint32_t n = 0;
-  while (PutOne(r, kA, Payload(n, 100)) == Status::kOk) n++;
+  while (PutOne(r, kA, Payload(n, kOneCell)) == Status::kOk) n++;
   CHECK(n == 16);  // one cell each
   CHECK(PutOne(r, kA, Payload(99, 10)) == Status::kFull);
-  CHECK(Take(r, kB).bytes == Payload(0, 100));
+  CHECK(Take(r, kB).bytes == Payload(0, kOneCell));
   CHECK(PutOne(r, kA, Payload(16, 10)) == Status::kOk);
   CHECK(PutOne(r, kA, Payload(17, r.MaxInline() + 1)) == Status::kTooBig);
 }
@@ -102,7 +104,7 @@ TEST(CellsThatAreNeverRecordStartsStayYoung) {
   // within a lap of its position, or after 2^30 positions it would compare as newer.
   SharedRing s(16, 0, 0xfffffff0u);
   Ring r = s.Attach();
-  auto body = Payload(1, 200);  // 8 + 200 bytes: two cells
+  auto body = Payload(1, 2 * kCellData - kRecordHeader - 4);  // two cells
   for (int i = 0; i < 1000; i++) {
     CHECK(PutOne(r, kA, body) == Status::kOk);
     CHECK(Take(r, kB).status == Status::kOk);
@@ -206,8 +208,8 @@ TEST(ProducerDeadBeforePublishingIsSkippedWhole) {
   CHECK(Take(r, kC).bytes == Payload(2, 10));  // continuation cells stepped over, item counted
   CHECK(Take(r, kC).status == Status::kEmpty && r.Size() == 0);
   for (int i = 0; i < 40; i++) {  // and the cells come back
-    CHECK(PutOne(r, kA, Payload(i, 100)) == Status::kOk);
-    CHECK(Take(r, kC).bytes == Payload(i, 100));
+    CHECK(PutOne(r, kA, Payload(i, kOneCell)) == Status::kOk);
+    CHECK(Take(r, kC).bytes == Payload(i, kOneCell));
   }
 }
 
@@ -227,12 +229,12 @@ TEST(ConsumerDeadBeforeMovingDHandsTheItemBack) {
 TEST(ConsumerDeadAfterTakingLosesOnlyThatItem) {
   SharedRing s(16);
   Ring r = s.Attach();
-  for (int i = 0; i < 16; i++) PutOne(r, kA, Payload(i, 100));
+  for (int i = 0; i < 16; i++) PutOne(r, kA, Payload(i, kOneCell));
   Record dead[1];
   uint32_t n;
   Blocker b;
   CHECK(r.TryTake(kB, 1, 0, dead, &n, &b) == Status::kOk);  // kB takes item 0 and dies
-  CHECK(Take(r, kC).bytes == Payload(1, 100));
+  CHECK(Take(r, kC).bytes == Payload(1, kOneCell));
   uint32_t put;
   auto body = Payload(16, 5);
   Slice slice{body.data(), 5, 0};
@@ -244,7 +246,7 @@ TEST(ConsumerDeadAfterTakingLosesOnlyThatItem) {
             &disposed) == Status::kOk);
   CHECK(disposed == 1);
   CHECK(r.TryPut(&slice, 1, kA, &put, &b) == Status::kOk);
-  for (int i = 2; i < 16; i++) CHECK(Take(r, kC).bytes == Payload(i, 100));
+  for (int i = 2; i < 16; i++) CHECK(Take(r, kC).bytes == Payload(i, kOneCell));
   CHECK(Take(r, kC).bytes == body);
 }
 

@@ -2,13 +2,13 @@
 // by base.ts and ring.ts, plus the one-time initialisation of a fresh ring.
 
 export const RING_MAGIC = 0x4752504d; // 'MPRG'
-export const RING_VERSION = 1;
-export const CELL_DATA = 120;
+export const RING_VERSION = 2;
+export const CELL_DATA = 56;
 export const CELL_BYTES = CELL_DATA + 8;
 export const RECORD_HEADER = 8;
 export const CONTROL_BYTES = 512;
 export const MIN_CELLS = 16;
-export const MAX_CELLS = 1 << 23;
+export const MAX_CELLS = 1 << 24;
 export const MAX_USER_FLAGS = 0xff;
 /** The most records one take returns. */
 export const MAX_BATCH = 256;
