@@ -22,11 +22,14 @@ export const unit = 'us';
 export const direction = 'lower';
 export const order = 40;
 export const size = { full: 5_000, quick: 200 };
-export const warm = { full: 1_000, quick: 50 };
+// 5,000: V8 needs about that many round trips to optimise both ends' send/recv path. Measured
+// here with a Process child, mean per 1,000 round trips: 60-80 us for the first 2,000, 3-15 us
+// after 5,000 (/tmp-style script in docs/DECISIONS.md). Python gets the same warm-up.
+export const warm = { full: 5_000, quick: 50 };
 export const goal = [{ vs: 'python', ratio: 2, text: '>= 2x Python (half the round trip)' }];
 export const labels = { python: 'Python mp.Pipe', 'cp-json': 'child_process IPC (json)' };
 export const note =
-  'Pipe() with sendSync/recvSync on both ends (Python: send/recv); mean of n round trips of a small object after a warm-up.';
+  'Pipe() with sendSync/recvSync on both ends (Python: send/recv); mean of n round trips of a small object after a warm-up of 5,000 (the JIT-cold first thousands are slower: see docs/DECISIONS.md).';
 
 /** @typedef {import('../lib/types.js').Ctx} Ctx */
 
