@@ -13,6 +13,7 @@
 #include "futex.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -345,6 +346,12 @@ Napi::Value FutexCancel(const Napi::CallbackInfo& info) {
                             WaiterOf(env)->Cancel(env, info[0].As<Napi::Number>().DoubleValue()));
 }
 
+// Lets another runnable thread of this CPU run first, if any (a spinner's pause: src/spin.ts).
+Napi::Value SchedYield(const Napi::CallbackInfo& info) {
+  sched_yield();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void CancelWaitsIn(const void* base, size_t length) {
@@ -358,6 +365,7 @@ void InitFutex(Napi::Env env, Napi::Object exports) {
   exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
   exports.Set("futexWaitAsync", Napi::Function::New(env, FutexWaitAsync, "futexWaitAsync"));
   exports.Set("futexCancel", Napi::Function::New(env, FutexCancel, "futexCancel"));
+  exports.Set("schedYield", Napi::Function::New(env, SchedYield, "schedYield"));
 }
 
 }  // namespace mp

@@ -48,6 +48,8 @@ export interface Binding {
   futexWake(buffer: ArrayBuffer, byteOffset: number, count?: number): number;
   futexWaitAsync(buffer: ArrayBuffer, byteOffset: number, expected: number, id: number): Promise<WaitResult>;
   futexCancel(id: number): boolean;
+  /** sched_yield(2): lets another runnable thread of this CPU run first (spin.ts). */
+  schedYield(): void;
   // liveness.cc
   livenessToken(): number;
   livenessAlive(token: number): boolean;
