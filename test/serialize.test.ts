@@ -87,6 +87,36 @@ describe('serialize/deserialize round trip', () => {
     expect((copy.map as Map<string, unknown>).get('me')).toBe(copy.map);
   });
 
+  it('keeps references to any of many objects, also after a hole restarted an array as sparse', () => {
+    // The encoder remembers the first 16 objects of a message in an array and the rest in a Map;
+    // a hole makes it write the array again (sparse), forgetting the objects written meanwhile.
+    const objects = Array.from({ length: 40 }, (_, i) => ({ i }));
+    const fresh = Array.from({ length: 6 }, (_, h) => ({ h }));
+    const holey: unknown[] = [...fresh.slice(0, 5), objects[12]];
+    holey[9] = fresh[5]; // a hole at 6..8
+    const copy = roundTrip({ objects, again: [objects[3], objects[20], objects[39]], holey, after: fresh });
+    expect(copy.objects.map((o) => o.i)).toEqual(objects.map((o) => o.i));
+    expect(copy.again[0]).toBe(copy.objects[3]);
+    expect(copy.again[1]).toBe(copy.objects[20]);
+    expect(copy.again[2]).toBe(copy.objects[39]);
+    expect(copy.holey[5]).toBe(copy.objects[12]);
+    expect(7 in copy.holey).toBe(false);
+    expect(copy.after.map((o) => o.h)).toEqual([0, 1, 2, 3, 4, 5]);
+    copy.after.forEach((o, h) => expect(copy.holey[h < 5 ? h : 9]).toBe(o));
+    // The same within the first 16 objects (the array part of the encoder's memory).
+    const small = [{ a: 1 }, { b: 2 }];
+    const early: unknown[] = [small[0], small[1]];
+    early[4] = small[0];
+    const smallCopy = roundTrip([early, small]);
+    expect(smallCopy[0][0]).toBe(smallCopy[1][0]);
+    expect(smallCopy[0][4]).toBe(smallCopy[1][0]);
+    expect(smallCopy[0][1]).toBe(smallCopy[1][1]);
+    // Nothing of one message is remembered into the next.
+    const next = roundTrip([objects[3], objects[3]]);
+    expect(next[0]).toBe(next[1]);
+    expect(next[0]).not.toBe(copy.objects[3]);
+  });
+
   it('carries Errors with name, message, stack, cause and own properties', () => {
     const cause = new RangeError('inner');
     const error = Object.assign(new TypeError('outer', { cause }), { code: 'E_BAD', errno: -2 });
