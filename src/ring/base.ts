@@ -99,6 +99,8 @@ export class RingBase {
   protected readonly takenPosition = new Uint32Array(MAX_BATCH);
   protected readonly takenCells = new Uint32Array(MAX_BATCH);
   protected readonly planCells = new Uint32Array(MAX_BATCH);
+  /** The payload length of each record of the put being planned. */
+  protected readonly planLength = new Uint32Array(MAX_BATCH);
   protected readonly u32: Uint32Array;
   protected readonly i64: BigInt64Array;
   protected readonly mask: number;
@@ -164,6 +166,7 @@ export class RingBase {
 
   /** Cells of a record of `length` bytes at `position` (ring.h CellsOf: wrapped if need be). */
   cellsOf(position: number, length: number): number {
+    if (length <= CELL_DATA - RECORD_HEADER) return 1; // one cell is never wrapped (no division)
     const index = position & this.mask;
     const k = ((RECORD_HEADER + length + CELL_DATA - 1) / CELL_DATA) | 0;
     return index + k <= this.cells ? k : this.cells - index + (((length + CELL_DATA - 1) / CELL_DATA) | 0);
@@ -171,6 +174,7 @@ export class RingBase {
 
   protected payloadOffset(position: number, length: number): number {
     const index = position & this.mask;
+    if (length <= CELL_DATA - RECORD_HEADER) return index * CELL_DATA + RECORD_HEADER;
     const k = ((RECORD_HEADER + length + CELL_DATA - 1) / CELL_DATA) | 0;
     return index + k <= this.cells ? index * CELL_DATA + RECORD_HEADER : 0;
   }

@@ -29,10 +29,6 @@ import { RingBase, type Dispose } from './base.js';
 export { BlockerKind, MAX_BATCH, RingStatus } from './layout.js';
 export type { Dispose } from './base.js';
 
-function lengthAt(payloads: readonly Uint8Array[], lengths: ArrayLike<number> | null, i: number): number {
-  return lengths === null ? payloads[i]!.length : lengths[i]!;
-}
-
 // Copies the first `length` bytes of `source` to `data[at..]`. A short record is copied by hand:
 // a view of a prefix costs more than the copy itself (~50 ns to make a Buffer view).
 function copyInto(data: Uint8Array, at: number, source: Uint8Array, length: number): void {
@@ -60,14 +56,19 @@ export class Ring extends RingBase {
   ): RingStatus {
     this.putCount = 0;
     this.blockerKind = BlockerKind.None;
+    const planLength = this.planLength;
     let fit = 0;
-    while (fit < count && fit < MAX_BATCH && lengthAt(payloads, lengths, from + fit) <= this.maxInline) fit++;
+    for (; fit < count && fit < MAX_BATCH; fit++) {
+      const length = lengths === null ? payloads[from + fit]!.length : lengths[from + fit]!;
+      if (length > this.maxInline) break;
+      planLength[fit] = length;
+    }
     if (count === 0) return RingStatus.Ok;
     if (fit === 0) return RingStatus.TooBig;
     const u = this.u32;
     const cells = this.cells;
     const mask = this.mask;
-    const firstLength = lengthAt(payloads, lengths, from);
+    const firstLength = planLength[0]!;
     for (let attempt = 0; attempt < 64; attempt++) {
       const t = u[W_TAIL]!;
       const first = this.cellsOf(t, firstLength);
@@ -125,7 +126,7 @@ export class Ring extends RingBase {
         }
         end = t;
         while (n < fit && n < roomItems) {
-          const k = this.cellsOf(end, lengthAt(payloads, lengths, from + n));
+          const k = this.cellsOf(end, planLength[n]!);
           if (((end - released) >>> 0) + k > cells) break;
           this.planCells[n++] = k;
           end = (end + k) >>> 0;
@@ -149,7 +150,7 @@ export class Ring extends RingBase {
       const data = this.data;
       for (let i = 0; i < n; i++) {
         const payload = payloads[from + i]!;
-        const length = lengthAt(payloads, lengths, from + i);
+        const length = planLength[i]!;
         const k = this.planCells[i]!;
         // Keep every continuation cell's tag within a lap of its position (ring.h Put).
         for (let c = 1; c < k; c++) u[this.meta + 2 * ((p + c) & mask)] = (2 * (p + c) - 1) >>> 0;
