@@ -612,13 +612,13 @@ const rows: Row[] = [
   [
     'fromHandle',
     'a missing segment',
-    () => fromHandle({ kind: 'Queue', version: 1, segment: `/mp-o-${tag}gone` }),
+    () => fromHandle({ kind: 'Queue', version: 2, segment: `/mp-o-${tag}gone` }),
     throws({ code: 'ENOENT' }),
   ],
   [
     'fromHandle',
     "a Queue's segment under kind Lock",
-    () => fromHandle({ ...fx.queue.toHandle(), kind: 'Lock' }),
+    () => fromHandle({ ...fx.queue.toHandle(), kind: 'Lock', version: 1 }), // Lock's layout version
     throws(T),
   ],
   [

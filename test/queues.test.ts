@@ -323,7 +323,7 @@ describe('Queue across processes', () => {
 
   it('handles travel: toHandle/fromHandle, and a queue inside a message', async () => {
     const q = track(new Queue<{ reply: Queue<string> }>());
-    expect(q.toHandle()).toEqual({ kind: 'Queue', version: 1, segment: expect.stringMatching(/^\/mp-o-/) });
+    expect(q.toHandle()).toEqual({ kind: 'Queue', version: 2, segment: expect.stringMatching(/^\/mp-o-/) });
     const same = track(fromHandle(q.toHandle()) as Queue<{ reply: Queue<string> }>);
     const asked = child('put-handle', q);
     const { reply } = await same.get({ timeout: 10_000 });

@@ -18,9 +18,9 @@ import { Ring } from '../ring/ring.js';
 import { HEADER_BYTES, type SegmentKind } from '../segment.js';
 import { checkInteger, checkOptionsBag, describe } from '../util.js';
 
-export const QUEUE_KIND: SegmentKind = { tag: 'QUEU', version: 1, label: 'Queue' };
-export const SIMPLE_QUEUE_KIND: SegmentKind = { tag: 'SQUE', version: 1, label: 'SimpleQueue' };
-export const JOINABLE_QUEUE_KIND: SegmentKind = { tag: 'JQUE', version: 1, label: 'JoinableQueue' };
+export const QUEUE_KIND: SegmentKind = { tag: 'QUEU', version: 2, label: 'Queue' };
+export const SIMPLE_QUEUE_KIND: SegmentKind = { tag: 'SQUE', version: 2, label: 'SimpleQueue' };
+export const JOINABLE_QUEUE_KIND: SegmentKind = { tag: 'JQUE', version: 2, label: 'JoinableQueue' };
 
 export const W_STATE = HEADER_BYTES / 4;
 export const W_DONE = W_STATE + 1;
