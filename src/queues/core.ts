@@ -129,11 +129,8 @@ export class QueueCore {
     this.check();
     const ring = this.ring;
     if (this.#u32[W_STATE] !== 0 || ring.tryTake(1, reject | OVERFLOW) !== RingStatus.Ok) return NOTHING;
-    const offset = ring.takenOffset[0]!;
-    const end = offset + ring.takenLength[0]!;
     try {
-      if ((ring.takenFlags[0]! & KIND_BYTES) !== 0) return sliceCopy.call(ring.data, offset, end);
-      return decodeRange(ring.data, offset, end);
+      return this.#valueOf(0);
     } finally {
       ring.release();
     }
@@ -245,6 +242,15 @@ export class QueueCore {
     return true;
   }
 
+  /** The value of inline record `i` of the last take: a copy of its bytes, or the decoded object. */
+  #valueOf(i: number): unknown {
+    const ring = this.ring;
+    const offset = ring.takenOffset[i]!;
+    const end = offset + ring.takenLength[i]!;
+    if ((ring.takenFlags[i]! & KIND_BYTES) !== 0) return sliceCopy.call(ring.data, offset, end);
+    return decodeRange(ring.data, offset, end);
+  }
+
   /** Turns the records of the last take into values (appended to `out`) and frees them. */
   #consume(out: unknown[]): null | PendingRead | typeof DROPPED {
     const ring = this.ring;
@@ -252,14 +258,14 @@ export class QueueCore {
     let pending: PendingRead | null = null;
     try {
       for (let i = 0; i < n; i++) {
-        const offset = ring.takenOffset[i]!;
-        const end = offset + ring.takenLength[i]!;
         const flags = ring.takenFlags[i]!;
         if ((flags & OVERFLOW) !== 0) {
           // Only ever the single record of its take: read its side file, or wait for it.
+          const offset = ring.takenOffset[i]!;
+          const descriptor = ring.data.subarray(offset, offset + ring.takenLength[i]!);
           const [position, cells] = ring.takenPlace(i);
           ring.forgetTaken();
-          pending = this.oversized.taken(ring.data.subarray(offset, end), flags, position, cells);
+          pending = this.oversized.taken(descriptor, flags, position, cells);
           const value = pending.tryRead();
           if (value === NOTHING) return pending;
           pending = null;
@@ -267,9 +273,7 @@ export class QueueCore {
           out.push(value);
           return null;
         }
-        out.push(
-          (flags & KIND_BYTES) !== 0 ? sliceCopy.call(ring.data, offset, end) : decodeRange(ring.data, offset, end),
-        );
+        out.push(this.#valueOf(i));
       }
     } finally {
       if (pending === null) ring.release();
